@@ -1,0 +1,75 @@
+"""Arrow schemas of the LanceDB tables, one per stage output.
+
+Fixed schemas keep column types stable across runs (an empty batch never changes a type) and
+let every stage create its table before the first write. Id columns are content hashes.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+S = pa.string()
+I = pa.int64()
+F = pa.float64()
+B = pa.bool_()
+
+TABLES: dict[str, tuple[str, pa.Schema]] = {
+    # ingest: one row per input file, parsed or quarantined.
+    "documents": ("doc_id", pa.schema([
+        ("doc_id", S), ("path", S), ("source", S), ("title", S), ("lang", S),
+        ("n_pages", I), ("status", S), ("reason", S), ("toc", S), ("blocks", S),
+        ("fingerprint", S), ("ingested_at", S),
+    ])),
+    # chunk: structure-aware pieces of one document with their heading path and page span.
+    "chunks": ("chunk_id", pa.schema([
+        ("chunk_id", S), ("doc_id", S), ("source", S), ("idx", I), ("text", S),
+        ("heading_path", S), ("page_start", I), ("page_end", I), ("n_tokens", I),
+        ("lang", S), ("fingerprint", S),
+    ])),
+    # questions: exactly N per chunk.
+    "questions": ("question_id", pa.schema([
+        ("question_id", S), ("chunk_id", S), ("doc_id", S), ("idx", I), ("question", S),
+        ("qtype", S), ("difficulty", S), ("fingerprint", S),
+    ])),
+    # answers: one sample per question, answer grounded in the chunk, CoT apart.
+    "samples": ("sample_id", pa.schema([
+        ("sample_id", S), ("question_id", S), ("chunk_id", S), ("doc_id", S), ("source", S),
+        ("page", I), ("question", S), ("answer", S), ("cot", S), ("citations", S),
+        ("qtype", S), ("difficulty", S), ("model", S), ("fingerprint", S),
+    ])),
+    # the failure ledger: every item an LLM stage gave up on, with its reason and raw output.
+    "failures": ("failure_id", pa.schema([
+        ("failure_id", S), ("stage", S), ("item_id", S), ("doc_id", S), ("error", S),
+        ("raw_output", S), ("attempts", I), ("fingerprint", S), ("failed_at", S),
+    ])),
+    # clean: cleaned text of each sample plus keep/drop and the drop reason.
+    "clean_samples": ("sample_id", pa.schema([
+        ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("kept", B),
+        ("reason", S), ("pii", S), ("fingerprint", S),
+    ])),
+    # dedup: cluster of each kept sample; non-representatives are duplicates of the kept one.
+    "dedup_clusters": ("sample_id", pa.schema([
+        ("sample_id", S), ("cluster_id", S), ("duplicate_of", S), ("method", S),
+        ("similarity", F), ("kept", B), ("fingerprint", S),
+    ])),
+    # judge: scores per sample and judge fingerprint; thresholds are applied elsewhere.
+    "judgements": ("judgement_id", pa.schema([
+        ("judgement_id", S), ("sample_id", S), ("clarity", I), ("faithfulness", I),
+        ("relevance", I), ("completeness", I), ("overall", F), ("reason", S),
+        ("injection_suspected", B), ("model", S), ("fingerprint", S),
+    ])),
+    # split: stable train/val/test assignment of each selected sample.
+    "splits": ("sample_id", pa.schema([
+        ("sample_id", S), ("cluster_id", S), ("split", S), ("group_key", S),
+    ])),
+}
+
+
+def key_of(table: str) -> str:
+    """Id column of ``table``."""
+    return TABLES[table][0]
+
+
+def schema_of(table: str) -> pa.Schema:
+    """Arrow schema of ``table``."""
+    return TABLES[table][1]

@@ -1,0 +1,162 @@
+"""Settings for every sftforge component.
+
+Read, highest priority first, from: keyword arguments, ``SFTFORGE_*`` environment variables
+(nested with ``__``, e.g. ``SFTFORGE_ANSWER__MODEL``), a ``.env`` file, and a TOML file
+(``sftforge.toml`` in the working directory, or the path in ``SFTFORGE_CONFIG``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+# How the gateway asks for JSON: "schema_object" = {"type": "json_object", "schema": ...}
+# (llama.cpp server, grammar-constrained), "json_schema" = OpenAI structured outputs,
+# "json_object" = plain JSON mode, "none" = prompt only. The schema is always in the prompt too.
+JsonMode = Literal["schema_object", "json_schema", "json_object", "none"]
+
+
+class LLMEndpoint(BaseModel):
+    """One OpenAI-compatible endpoint for one role; unset fields fall back to the global ``llm``."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    json_mode: JsonMode | None = None
+
+
+class ResolvedEndpoint(BaseModel):
+    """An endpoint with every field set; what the LLM gateway is built from."""
+
+    base_url: str
+    model: str
+    api_key: SecretStr = SecretStr("sk-no-key")
+    concurrency: int = 4
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    temperature: float = 0.3
+    max_tokens: int = 1024
+    # How JSON output is requested; see JsonMode.
+    json_mode: JsonMode = "json_object"
+
+
+class ChunkSettings(BaseModel):
+    """How documents are cut into chunks (sizes in estimated tokens)."""
+
+    target_tokens: int = 450
+    max_tokens: int = 700
+    min_tokens: int = 40
+    overlap_sentences: int = 1
+
+
+class QuestionSettings(BaseModel):
+    """How many questions each chunk gets: exactly ``clamp(round(tokens / tokens_per_question))``."""
+
+    tokens_per_question: int = 150
+    min_per_chunk: int = 1
+    max_per_chunk: int = 5
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser()
+
+
+class Settings(BaseSettings):
+    """All sftforge settings. ``home`` holds LanceDB, the request cache and Prefect results."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SFTFORGE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        toml_file="sftforge.toml",
+    )
+
+    home: Path = Field(default_factory=_default_home)
+    # Global endpoint: SFTFORGE_LLM_BASE_URL / _MODEL / _API_KEY. No base URL = embedded model.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_concurrency: int = 4
+    llm_timeout_s: float = 180.0
+    llm_max_retries: int = 4
+    llm_json_mode: JsonMode | None = None
+    question: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    answer: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    judge: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    # Share of items a stage may lose to LLM failures before the whole build fails.
+    error_budget: float = 0.25
+    # Local model threads; the machine default leaves one core for the rest of the pipeline.
+    local_llm_threads: int | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("SFTFORGE_CONFIG", "sftforge.toml")
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
+
+    @property
+    def db_uri(self) -> str:
+        """Where the LanceDB database lives."""
+        return str(self.home / "lancedb")
+
+    @property
+    def uses_embedded_llm(self) -> bool:
+        """True when no role has a base URL, so the embedded local model must be started."""
+        return not any(self._role(r).base_url or self.llm_base_url for r in ("question", "answer"))
+
+    def _role(self, role: str) -> LLMEndpoint:
+        return getattr(self, role)
+
+    def endpoint(self, role: str, embedded_url: str | None = None) -> ResolvedEndpoint:
+        """Resolve the endpoint for ``role`` (question, answer, judge), falling back to globals."""
+        ep = self._role(role)
+        base_url = ep.base_url or self.llm_base_url or embedded_url
+        if not base_url:
+            raise ValueError(
+                f"No LLM endpoint for role '{role}': set SFTFORGE_LLM_BASE_URL or start the "
+                "embedded local model (leave SFTFORGE_LLM_BASE_URL unset)."
+            )
+        fields: dict[str, Any] = {
+            "base_url": base_url,
+            "model": ep.model or self.llm_model or "local",
+            "concurrency": ep.concurrency or self.llm_concurrency,
+            "timeout_s": ep.timeout_s or self.llm_timeout_s,
+            "max_retries": ep.max_retries if ep.max_retries is not None else self.llm_max_retries,
+        }
+        key = ep.api_key or self.llm_api_key
+        if key is not None:
+            fields["api_key"] = key
+        if ep.temperature is not None:
+            fields["temperature"] = ep.temperature
+        if ep.max_tokens is not None:
+            fields["max_tokens"] = ep.max_tokens
+        mode = ep.json_mode or self.llm_json_mode
+        # The embedded llama.cpp server constrains decoding with the schema; a 1.5B model
+        # needs that to produce valid JSON at all.
+        fields["json_mode"] = mode or ("schema_object" if base_url == embedded_url else "json_object")
+        return ResolvedEndpoint(**fields)
