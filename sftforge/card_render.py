@@ -1,0 +1,68 @@
+"""The dataset card: ``README.md`` with plots (PNG) rendered from ``summary.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
+
+
+def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool = False) -> str:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    labels, values = list(map(str, data)), list(data.values())
+    (ax.barh if horizontal else ax.bar)(labels, values, color="#3b6ea5")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
+    """Write the card's PNG plots; returns plot name -> file name."""
+    dist, counts = summary["distributions"], summary["counts"]
+    plots = {"funnel": _bar(target / "funnel.png", "Items per stage",
+                            {k: counts[k] for k in FUNNEL if k in counts}, horizontal=True)}
+    for key, title in (("splits", "Samples per split"), ("qtype", "Question types"),
+                       ("score_histogram", "Judge overall score")):
+        if dist.get(key):
+            plots[key] = _bar(target / f"{key}.png", title, dist[key])
+    return plots
+
+
+def _table(rows: dict[str, Any], head: tuple[str, str]) -> str:
+    lines = [f"| {head[0]} | {head[1]} |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows.items()]
+    return "\n".join(lines)
+
+
+def render_card(target: Path, summary: dict[str, Any]) -> Path:
+    """Write ``target/README.md`` (the dataset card) and its plots."""
+    plots = render_plots(target, summary)
+    drops = {f"{stage}: {reason}": n for stage, reasons in summary["drop_reasons"].items()
+             for reason, n in sorted(reasons.items())}
+    quarantined = {q["path"]: q["reason"] for q in summary["quarantined"]}
+    parts = [
+        f"# sftforge dataset {summary['version']}",
+        f"Built {summary['created_at']} from {summary['counts'].get('documents', 0)} documents; "
+        f"{summary['counts'].get('exported', 0)} samples exported.",
+        "## Counts per stage", _table(summary["counts"], ("stage", "items")),
+        *(f"![{name}]({file})" for name, file in plots.items()),
+        "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",
+        "## Sources", _table(summary["distributions"]["sources"], ("file", "samples")),
+        "## Quarantined files", _table(quarantined, ("file", "reason")) if quarantined else "None.",
+        "## LLM usage",
+        f"{summary['llm_requests']} requests sent by this build, {summary['cache_hits']} cache "
+        f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
+        "completion tokens.",
+        "## Files", _table(summary["files"], ("file", "rows")),
+    ]
+    path = target / "README.md"
+    path.write_text("\n\n".join(parts) + "\n", "utf-8")
+    return path

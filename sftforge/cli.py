@@ -1,0 +1,136 @@
+"""The ``sftforge`` command: build a release, show status, run the demo.
+
+Scripting contract: ``sftforge build PATH [--out DIR]`` writes ``DIR/releases/<version>/``;
+``sftforge status --json`` prints {documents, samples, failures, quarantined}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Turn your own documents into a supervised fine-tuning dataset.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+
+def _prepare_env(home: Optional[Path]) -> None:
+    """Point sftforge and Prefect at the data home before either reads its settings."""
+    if home is not None:
+        os.environ["SFTFORGE_HOME"] = str(home)
+    data_home = Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser().resolve()
+    os.environ["SFTFORGE_HOME"] = str(data_home)
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Cached task results live beside the data they describe, so wiping the home wipes both.
+    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(data_home / "prefect-results"))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"release {summary['version']}")
+    table.add_column("stage")
+    table.add_column("items", justify="right")
+    for key, value in summary["counts"].items():
+        table.add_row(key, str(value))
+    console.print(table)
+    for stage, reasons in summary["drop_reasons"].items():
+        if reasons:
+            console.print(f"dropped at {stage}: {reasons}")
+    console.print(f"LLM requests this build: {summary['llm_requests']} "
+                  f"(cache hits {summary['cache_hits']})")
+    for q in summary["quarantined"]:
+        console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
+    console.print(f"[green]release written to {summary['release_dir']}[/green]")
+
+
+@app.command()
+def build(
+    path: Path = typer.Argument(..., help="A document or a folder of documents (PDF, MD, TXT)"),
+    out: Path = typer.Option(Path("sftforge-out"), "--out", help="Output folder"),
+    home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
+    judge: bool = typer.Option(True, help="Score samples with the LLM judge"),
+) -> None:
+    """Build a trainer-ready release from PATH into OUT/releases/<version>/."""
+    _prepare_env(home)
+    from flows.build_dataset import BuildParams, build_dataset
+    from sftforge import progress
+    from sftforge.report import ErrorBudgetExceeded
+
+    if not path.exists():
+        console.print(f"[red]error: {path} does not exist; pass a document or a folder[/red]")
+        raise typer.Exit(2)
+    params = _build_params(BuildParams, path, out, judge)
+    with _progress() as bar:
+        progress.install(bar)
+        try:
+            summary = build_dataset(params)
+        except ErrorBudgetExceeded as exc:
+            console.print(f"[red]build failed: {exc}[/red]")
+            raise typer.Exit(1)
+        finally:
+            progress.install(None)
+    _print_summary(summary)
+
+
+def _build_params(cls: Any, path: Path, out: Path, judge: bool) -> Any:
+    from sftforge.settings import Settings
+
+    settings = Settings()
+    return cls(input_path=str(path.resolve()), out_dir=str(out.resolve()), chunk=settings.chunk,
+               questions=settings.questions, judge_enabled=judge)
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON"),
+    home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
+) -> None:
+    """Counts per table and failures by reason."""
+    _prepare_env(home)
+    from sftforge.status import collect_status
+
+    info = collect_status()
+    if as_json:
+        sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="sftforge status")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in info["tables"].items():
+        table.add_row(name, str(n))
+    console.print(table)
+    console.print(f"failures by reason: {info['failures_by_reason'] or 'none'}")
+    for q in info["quarantined"]:
+        console.print(f"quarantined {q['path']}: {q['reason']}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("sftforge-out"), "--out", help="Output folder"),
+    home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
+) -> None:
+    """Write the bundled demo corpus (English + Chinese PDFs) and build a release from it."""
+    _prepare_env(home)
+    from sftforge.demo_corpus import write_demo_corpus
+
+    corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
+    files = write_demo_corpus(corpus)
+    console.print(f"demo corpus: {', '.join(p.name for p in files)} in {corpus}")
+    build(corpus, out, None, True)
+
+
+if __name__ == "__main__":
+    app()

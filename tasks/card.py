@@ -1,0 +1,126 @@
+"""card stage: selected samples + the build report -> ``releases/<version>/``.
+
+Writes the trainer files (via the export stage), ``samples.jsonl``, ``summary.json`` and the
+dataset card (``README.md`` + plots), and tags every LanceDB table version the release used.
+A build whose exported content is unchanged rewrites the same version instead of a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from sftforge import store
+from sftforge.card_render import render_card
+from sftforge.failures import failure_counts
+from sftforge.ids import canonical_json, sha256_text
+from sftforge.report import BuildReport
+from tasks.export import ExportSettings, write_release
+
+SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
+
+
+def _by_id(db_uri: str, table: str, ids: list[str], where: str | None = None) -> dict[str, dict]:
+    cond = store.sql_in("sample_id", ids) + (f" AND {where}" if where else "")
+    return {r["sample_id"]: r for r in store.read(db_uri, table, where=cond).to_dicts()}
+
+
+def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) -> list[dict]:
+    """One export row per selected sample: cleaned text, provenance, split, cluster, scores."""
+    base = _by_id(db_uri, "samples", sample_ids)
+    clean = _by_id(db_uri, "clean_samples", sample_ids)
+    splits = _by_id(db_uri, "splits", sample_ids)
+    scores = _by_id(db_uri, "judgements", sample_ids, f"fingerprint = '{judge_fp}'") if judge_fp else {}
+    rows = []
+    for sid in sorted(sample_ids):
+        s, c = base[sid], clean.get(sid, {})
+        row = {
+            "sample_id": sid, "doc_id": s["doc_id"], "source": s["source"], "page": s["page"],
+            "question": c.get("question", s["question"]), "answer": c.get("answer", s["answer"]),
+            "cot": c.get("cot", s["cot"]), "split": splits.get(sid, {}).get("split"),
+            "cluster_id": splits.get(sid, {}).get("cluster_id"),
+            "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
+            "citations": json.loads(s["citations"] or "[]"),
+        }
+        if sid in scores:
+            row["scores"] = {k: scores[sid][k] for k in SCORE_KEYS}
+        rows.append(row)
+    return rows
+
+
+def choose_version(releases: Path, content_hash: str) -> str:
+    """``v0001-<hash>``: a new number only when the content changed since the last release."""
+    existing = sorted(p.name for p in releases.glob("v[0-9][0-9][0-9][0-9]-*") if p.is_dir())
+    for name in existing:
+        if name.endswith(content_hash):
+            return name
+    last = int(re.match(r"v(\d+)", existing[-1]).group(1)) if existing else 0
+    return f"v{last + 1:04d}-{content_hash}"
+
+
+def tag_tables(db_uri: str, version: str) -> dict[str, int]:
+    """Tag the current version of every table with the release name; returns the versions."""
+    versions = store.versions(db_uri)
+    for name, ver in versions.items():
+        tags = store.connect(db_uri).open_table(name).tags
+        if version not in tags.list():
+            tags.create(version, ver)
+    return versions
+
+
+def distributions(samples: list[dict]) -> dict[str, Any]:
+    """Counts the card plots: splits, question types, difficulty, sources, score histogram."""
+    hist = Counter(int(round(s["scores"]["overall"])) for s in samples if "scores" in s)
+    return {
+        "splits": dict(Counter(s["split"] or "all" for s in samples)),
+        "qtype": dict(Counter(s["qtype"] for s in samples)),
+        "difficulty": dict(Counter(s["difficulty"] for s in samples)),
+        "sources": dict(Counter(s["source"] for s in samples)),
+        "score_histogram": {str(k): hist[k] for k in sorted(hist)},
+    }
+
+
+def build_summary(report: BuildReport, samples: list[dict], version: str, files: dict) -> dict:
+    """The ``summary.json`` contract: counts per stage, drops, LLM usage, quarantine, splits."""
+    usage = report.usage
+    return {
+        "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_id": report.run_id, "counts": {**report.counts, "exported": len(samples)},
+        "stages": report.stages, "drop_reasons": report.drops,
+        "llm_requests": usage.get("llm_requests", 0), "cache_hits": usage.get("cache_hits", 0),
+        "tokens": {"prompt": usage.get("prompt_tokens", 0),
+                   "completion": usage.get("completion_tokens", 0)},
+        "quarantined": report.quarantined, "failures": failure_counts(report.db_uri),
+        "failure_rates": report.failure_rates, "failed_batches": report.failed_batches,
+        "duplicate_clusters": report.stages.get("dedup", {}).get("clusters", 0),
+        "distributions": distributions(samples), "files": files,
+        "params": report.params,
+    }
+
+
+def write_card_release(out_dir: str, sample_ids: list[str], export: ExportSettings,
+                       report: BuildReport, judge_fp: str | None = None) -> dict:
+    """Write ``out_dir/releases/<version>/``; returns the summary (with ``release_dir``)."""
+    samples = release_samples(report.db_uri, sample_ids, judge_fp)
+    content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
+    releases = Path(out_dir) / "releases"
+    version = choose_version(releases, content_hash)
+    target = releases / version
+    target.mkdir(parents=True, exist_ok=True)
+    files = write_release(target, samples, export)["files"]
+    summary = build_summary(report, samples, version, files)
+    summary["table_versions"] = tag_tables(report.db_uri, version)
+    (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
+    render_card(target, summary)
+    (releases / "LATEST").write_text(version + "\n", "utf-8")
+    return {**summary, "release_dir": str(target)}
+
+
+card_task = task(write_card_release, name="card", retries=2, cache_policy=NO_CACHE)

@@ -1,0 +1,34 @@
+"""Shared fixtures: one real Prefect server per session, isolated data homes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+# Set before Prefect is imported anywhere: no telemetry, no writes to the user's ~/.prefect.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A real temporary Prefect server (SQLite) for every flow run of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-results"))
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture()
+def sftforge_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty data home (LanceDB, request cache) for one test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SFTFORGE_HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # no stray sftforge.toml/.env from the developer's folder
+    return home
