@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from sftforge import progress
 from sftforge.ids import sha256_text
-from sftforge.failures import clear_failures, record_failures
+from sftforge.failures import clear_failures, failure_category, record_failures
 from sftforge.llm import LLMGateway, LLMJob, LLMResult
 from sftforge.settings import ResolvedEndpoint, Settings
 
@@ -80,7 +80,7 @@ def stage_stats(stage: str, results: list[LLMResult], **extra: object) -> dict:
     if failed:
         reasons: dict[str, int] = {}
         for r in failed:
-            key = (r.error or "unknown").split(":")[0]
+            key = failure_category(r.error or "unknown")
             reasons[key] = reasons.get(key, 0) + 1
         where = f" of {extra['doc_id']}" if "doc_id" in extra else ""
         raise BatchFailed(
