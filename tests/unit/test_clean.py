@@ -1,0 +1,204 @@
+"""clean stage: normalization, every rule filter with its reason, and the LanceDB round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sftforge import store
+from tasks.clean import (
+    CleanSettings,
+    clean_cache_key,
+    clean_fingerprint,
+    clean_sample,
+    clean_samples,
+    clean_task,
+    clean_text,
+)
+
+SETTINGS = CleanSettings()
+ZH_Q = "什么是SQL注入？"
+ZH_A = (
+    "SQL注入是一种代码注入攻击：攻击者在输入中拼接恶意的SQL语句，例如 `' OR 1=1 --`，"
+    "从而绕过认证或读取数据库中的数据。防御方法是使用参数化查询。"
+)
+EN_Q = "What is SQL injection?"
+EN_A = (
+    "SQL injection is a code injection attack: the attacker splices malicious SQL into an "
+    "input, for example `' OR 1=1 --`, to bypass authentication. Use parameterized queries."
+)
+
+
+def run(question: str, answer: str, lang: str, cot: str = "", **row: str) -> dict:
+    return clean_sample({"sample_id": "s1", "question": question, "answer": answer, "cot": cot, **row}, lang, SETTINGS)
+
+
+# --- normalization -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ﬁrewall and ﬂow control", "firewall and flow control"),  # ligatures
+        ("ＳＱＬ注入与ＸＳＳ攻击", "SQL注入与XSS攻击"),  # full-width letters on a Chinese line
+        ("防火墙（WAF）可以拦截攻击，但不是万能的！对吗？", "防火墙（WAF）可以拦截攻击，但不是万能的！对吗？"),
+        ("他说……", "他说……"),  # Chinese ellipsis stays
+        ("Hello，world！Is it safe？", "Hello, world! Is it safe?"),  # stray CJK marks in English
+        ("Complexity O(n²) for H₂O in ℝ", "Complexity O(n²) for H₂O in ℝ"),  # meaning-bearing forms
+        ("防御：①输入校验②输出编码", "防御：①输入校验②输出编码"),  # circled list markers
+        ("a  b\t\tc   \n\n\n\nd  ", "a b c\n\nd"),  # space runs and blank lines
+        ("zero\u200bwidth\u202e and\x00 bell\x07\r\nnext\u3000line", "zerowidth and bell\nnext line"),
+        ("the infor-\nmation leak; a well-\nknown bug; soft\u00ad\nhyphen", "the information leak; a well-known bug; softhyphen"),
+        ("payload `＜script＞`  is blocked", "payload `＜script＞` is blocked"),  # inline code untouched
+    ],
+)
+def test_clean_text(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+
+
+def test_code_fences_keep_indentation_and_characters() -> None:
+    raw = "Example  ﬁx:\n```python\ndef f():\n    return  \"ＡＢ\"\n\n\n\n    pass\n```\nDone  ."
+    assert clean_text(raw) == (
+        "Example fix:\n```python\ndef f():\n    return  \"ＡＢ\"\n\n\n\n    pass\n```\nDone ."
+    )
+
+
+def test_compound_hyphen_seen_elsewhere_is_kept() -> None:
+    assert clean_text("a cross-site bug is a cross-\nsite issue") == "a cross-site bug is a cross-site issue"
+    assert clean_text("the proto-\ncol") == "the protocol"
+
+
+# --- samples that must be kept -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "lang"),
+    [
+        (ZH_Q, ZH_A, "zh"),
+        (EN_Q, EN_A, "en"),
+        # Chinese answer full of English terms and code is still Chinese.
+        ("如何防御SQL注入？", "使用 prepared statements 和 parameterized queries，例如：\n```sql\nSELECT * FROM users WHERE id = ?\n```", "zh"),
+        # Greek letters in a formula are not mojibake.
+        ("What is the variance?", "The variance σ² of X with mean μ is E[(X − μ)²]; the standard deviation is σ.", "en"),
+        # Ends with a URL, a list item, a code block: not truncated.
+        ("Where is the OWASP list?", "The current list is published at https://owasp.org/www-project-top-ten/", "en"),
+        ("有哪些防御措施？", "主要措施包括：\n1. 输入校验\n2. 输出编码\n3. 内容安全策略", "zh"),
+        ("Show a curl call.", "Send the request like this:\n```bash\ncurl -X POST http://localhost:8080/login\n```", "en"),
+        # A one-phrase answer needs no full stop.
+        ("HTTPS 默认使用哪个端口？", "TCP 443 端口", "zh"),
+        # Acronym-heavy Chinese; an English opening with "cannot" that is no refusal.
+        ("常见的Web漏洞有哪些？", "常见漏洞包括 SQL Injection、Cross-Site Scripting (XSS)、CSRF、SSRF 等。", "zh"),
+        ("Can a WAF stop XSS?", "Unfortunately, a WAF cannot block every payload, so encode output as well.", "en"),
+    ],
+)
+def test_good_samples_are_kept(question: str, answer: str, lang: str) -> None:
+    out = run(question, answer, lang)
+    assert (out["kept"], out["reason"]) == (True, "")
+
+
+# --- every rule filter fires with its reason -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "lang", "reason"),
+    [
+        (EN_Q, "Yes.", "en", "too_short"),
+        (ZH_Q, "是的", "zh", "too_short"),
+        ("Hi?", EN_A, "en", "too_short"),
+        (EN_Q, "word " * 5000 + ".", "en", "too_long"),
+        (ZH_Q, "注入" * 3000 + "。", "zh", "too_long"),
+        (EN_Q, "SQL injection is an attackâ€™s favourite; it lets the attacker read data.", "en", "mojibake"),
+        (ZH_Q, "SQLæ³¨å…¥æ˜¯ä¸€ç§ä»£ç æ³¨å…¥æ”»å‡»ã€‚", "zh", "mojibake"),
+        (ZH_Q, "SQL注入是一种攻击\ufffd，攻击者可以读取数据库中的数据。", "zh", "mojibake"),
+        (ZH_Q, "SQL注入 ПРИВЕТ КАК ДЕЛА ТЫ 是一种攻击，攻击者可以读取数据。", "zh", "mojibake"),
+        (EN_Q, "<think>The user asks about SQL injection. It is an injection attack on queries.", "en", "unbalanced_think"),
+        (ZH_Q, "SQL注入是一种攻击，攻击者拼接恶意语句。</think>", "zh", "unbalanced_think"),
+        (EN_Q, "As an AI language model, I cannot describe attack techniques.", "en", "refusal"),
+        (EN_Q, "I'm sorry, but I can't help with that request.", "en", "refusal"),
+        (EN_Q, "The provided context does not mention SQL injection.", "en", "refusal"),
+        (ZH_Q, "作为一个AI语言模型，我无法提供攻击细节。", "zh", "refusal"),
+        (ZH_Q, "抱歉，我无法回答这个问题。", "zh", "refusal"),
+        (EN_Q, "What is SQL injection?", "en", "repeats_question"),
+        ("什么是跨站脚本攻击？", "什么是跨站脚本攻击", "zh", "repeats_question"),
+        (ZH_Q, EN_A, "zh", "wrong_language"),
+        (EN_Q, ZH_A, "en", "wrong_language"),
+        ("What is SQL injection in a login form?", ZH_A, "en", "wrong_language"),
+        (EN_Q, "SQL injection lets an attacker splice malicious SQL into a query, so the", "en", "truncated"),
+        (ZH_Q, "SQL注入是指攻击者在输入中拼接恶意的SQL语句，由于后端直接拼接字符串", "zh", "truncated"),
+        (EN_Q, "The steps are as follows:", "en", "truncated"),
+        (EN_Q, "Here is a vulnerable query:\n```python\ncursor.execute('SELECT * FROM t WHERE id=' +", "en", "truncated"),
+    ],
+)
+def test_each_filter_fires_with_its_reason(question: str, answer: str, lang: str, reason: str) -> None:
+    out = run(question, answer, lang)
+    assert (out["kept"], out["reason"]) == (False, reason)
+
+
+def test_unbalanced_think_in_cot_and_finish_reason_length() -> None:
+    assert run(EN_Q, EN_A, "en", cot="<think>reasoning that never closes")["reason"] == "unbalanced_think"
+    assert run(EN_Q, EN_A, "en", finish_reason="length")["reason"] == "truncated"
+
+
+def test_unknown_language_skips_the_language_rule() -> None:
+    assert run(ZH_Q, EN_A, "")["kept"] and run(EN_Q, ZH_A, "ja")["kept"]
+
+
+def test_pii_is_scrubbed_and_counted_even_when_dropped() -> None:
+    q = "张三的手机 13812345678 和邮箱 zhangsan@163.com 泄露了吗？"
+    a = "是的，手机号 13812345678 与身份证 11010519491231002X 都出现在泄露的数据库中。"
+    out = run(q, a, "zh")
+    assert out["kept"]
+    assert "13812345678" not in out["question"] + out["answer"]
+    assert out["answer"] == "是的，手机号 [PHONE] 与身份证 [CN_ID] 都出现在泄露的数据库中。"
+    assert json.loads(out["pii"]) == {"CN_ID": 1, "EMAIL": 1, "PHONE": 2}
+    wide = run("李四的联系方式是什么？", "李四的手机：１３９１２３４５６７８，请勿外传。", "zh")
+    assert wide["answer"] == "李四的手机：[PHONE]，请勿外传。"  # NFKC first, then the scrub
+    dropped = run("Which key leaked?", "As an AI I saw ghp_abcdefghijklmnopqrstuvwxyz0123456789 here.", "en")
+    assert dropped["reason"] == "refusal" and "[SECRET]" in dropped["answer"]
+    assert json.loads(dropped["pii"]) == {"SECRET": 1}
+
+
+# --- the stage on LanceDB ------------------------------------------------------------------
+
+
+def _sample(sid: str, doc_id: str, question: str, answer: str) -> dict:
+    return {"sample_id": sid, "question_id": "q" + sid, "chunk_id": "c1", "doc_id": doc_id,
+            "source": "x.pdf", "page": 1, "question": question, "answer": answer, "cot": "",
+            "citations": "[]", "qtype": "factual", "difficulty": "easy", "model": "m",
+            "fingerprint": "f"}
+
+
+def test_clean_samples_writes_table_and_counts(tmp_path: Path) -> None:
+    db = str(tmp_path / "db")
+    store.upsert(db, "documents", [{"doc_id": "dzh", "lang": "zh", "status": "ok"},
+                                   {"doc_id": "den", "lang": "en", "status": "ok"}])
+    store.upsert(db, "samples", [
+        _sample("s1", "dzh", ZH_Q, ZH_A),
+        _sample("s2", "den", EN_Q, EN_A + " Contact bob@corp.com."),
+        _sample("s3", "dzh", ZH_Q, EN_A),  # English answer to a Chinese document
+        _sample("s4", "den", EN_Q, "As an AI, I cannot answer."),
+        _sample("s5", "den", EN_Q, "ok"),
+    ])
+    ids = ["s5", "s4", "s3", "s2", "s1", "missing"]
+    stats = clean_samples(db, ids, SETTINGS)
+    assert stats == {"in": 5, "kept": 2,
+                     "dropped": {"refusal": 1, "too_short": 1, "wrong_language": 1},
+                     "pii": {"EMAIL": 1}}
+    rows = {r["sample_id"]: r for r in store.read(db, "clean_samples").to_dicts()}
+    assert rows["s3"]["reason"] == "wrong_language" and not rows["s3"]["kept"]
+    assert rows["s2"]["answer"].endswith("Contact [EMAIL].")
+    assert {r["fingerprint"] for r in rows.values()} == {clean_fingerprint(SETTINGS)}
+    # Re-running updates rows in place; the task wrapper gives the same stats.
+    assert clean_task.fn(db, ids, SETTINGS) == stats
+    assert store.count(db, "clean_samples") == 5
+
+
+def test_cache_key_ignores_id_order_and_follows_settings() -> None:
+    key = clean_cache_key(None, {"db_uri": "db", "sample_ids": ["b", "a"], "settings": SETTINGS})
+    same = clean_cache_key(None, {"db_uri": "db", "sample_ids": ["a", "b"], "settings": CleanSettings()})
+    other = clean_cache_key(None, {"db_uri": "db", "sample_ids": ["a", "b"],
+                                   "settings": CleanSettings(min_answer_tokens=10)})
+    assert key == same != other
+    assert clean_fingerprint(SETTINGS) != clean_fingerprint(CleanSettings(repeat_ratio=0.8))
