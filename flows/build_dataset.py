@@ -20,11 +20,11 @@ from sftforge.llm_stage import EmbeddedEndpoint, LLMContext
 from sftforge.settings import ChunkSettings, QuestionSettings, Settings
 from tasks.answers import answers_fingerprint, answers_task, pending_questions
 from sftforge.report import BuildReport
-from tasks.card import card_task
+from tasks.card import card_task, release_task
 from tasks.chunk import chunk_task
 from tasks.clean import CleanSettings, clean_task
 from tasks.dedup import DedupSettings, dedup_task
-from tasks.export import ExportSettings
+from tasks.export import ExportSettings, export_task, write_jsonl
 from tasks.ingest import ingest_task, supported
 from tasks.judge import JudgeSettings, apply_thresholds, judge_fingerprint, judge_task, latest_scores
 from tasks.questions import pending_chunks, questions_fingerprint, questions_task
@@ -170,8 +170,13 @@ def build_dataset(params: BuildParams) -> dict:
     finally:
         llm.close()
     ctx = llm.context(run_id)
-    rows = report.split_rows(ctx.db_uri, selected)
-    report.stage("split", split_task(ctx.db_uri, rows, params.split))
-    report.usage = run_usage(Path(ctx.home) / "llm_cache", run_id)
+    work = Path(ctx.home) / "runs" / run_id
+    work.mkdir(parents=True, exist_ok=True)
+    rows_path = work / "split_rows.jsonl"
+    write_jsonl(rows_path, report.split_rows(ctx.db_uri, selected))
+    report.stage("split", split_task(ctx.db_uri, str(rows_path), params.split))
     judge_fp = judge_fingerprint(ctx) if params.judge_enabled else None
-    return card_task(params.out_dir, selected, params.export, report, judge_fp)
+    release = release_task(params.out_dir, str(work), selected, params.export, ctx.db_uri, judge_fp)
+    exported = export_task(release["release_dir"], release["samples_path"], params.export)
+    report.usage = run_usage(Path(ctx.home) / "llm_cache", run_id)
+    return card_task(release, exported, report)

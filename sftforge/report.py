@@ -12,6 +12,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, Field
 
 from sftforge import store
+from sftforge.failures import failure_category
 
 
 class ErrorBudgetExceeded(RuntimeError):
@@ -62,7 +63,7 @@ class BuildReport(BaseModel):
             self.db_uri, "failures", where=f"stage = '{stage}' AND fingerprint = '{fp}'"
         )
         failed = ledger.filter(ledger["item_id"].is_in(items))
-        reasons = Counter(e.split(":")[0] for e in failed["error"].to_list())
+        reasons = Counter(failure_category(e) for e in failed["error"].to_list())
         rate = failed.height / len(items)
         self.failure_rates[stage] = {"items": len(items), "failed": failed.height,
                                      "rate": round(rate, 4), "reasons": dict(reasons)}

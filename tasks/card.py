@@ -22,7 +22,7 @@ from sftforge.card_render import render_card
 from sftforge.failures import failure_counts
 from sftforge.ids import canonical_json, sha256_text
 from sftforge.report import BuildReport
-from tasks.export import ExportSettings, write_release
+from tasks.export import ExportSettings, read_jsonl, write_jsonl
 
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
 
@@ -105,22 +105,34 @@ def build_summary(report: BuildReport, samples: list[dict], version: str, files:
     }
 
 
-def write_card_release(out_dir: str, sample_ids: list[str], export: ExportSettings,
-                       report: BuildReport, judge_fp: str | None = None) -> dict:
-    """Write ``out_dir/releases/<version>/``; returns the summary (with ``release_dir``)."""
-    samples = release_samples(report.db_uri, sample_ids, judge_fp)
+def prepare_release(out_dir: str, work_dir: str, sample_ids: list[str], export: ExportSettings,
+                    db_uri: str, judge_fp: str | None = None) -> dict[str, str]:
+    """Assemble the export rows and pick the version; rows go to ``work_dir`` as JSONL."""
+    samples = release_samples(db_uri, sample_ids, judge_fp)
     content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
     releases = Path(out_dir) / "releases"
     version = choose_version(releases, content_hash)
-    target = releases / version
-    target.mkdir(parents=True, exist_ok=True)
-    files = write_release(target, samples, export)["files"]
-    summary = build_summary(report, samples, version, files)
+    samples_path = Path(work_dir) / f"release-{version}.jsonl"
+    samples_path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(samples_path, samples)
+    return {"version": version, "release_dir": str(releases / version),
+            "samples_path": str(samples_path)}
+
+
+def write_card(release: dict[str, str], export_stats: dict, report: BuildReport) -> dict:
+    """Write ``summary.json`` and the dataset card; tag table versions; returns the summary."""
+    target, version = Path(release["release_dir"]), release["version"]
+    samples = read_jsonl(release["samples_path"])
+    summary = build_summary(report, samples, version, export_stats["files"])
+    if export_stats.get("dropped"):
+        report.drop("export", Counter(d["reason"] for d in export_stats["dropped"]))
+        summary["drop_reasons"] = report.drops
     summary["table_versions"] = tag_tables(report.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)
-    (releases / "LATEST").write_text(version + "\n", "utf-8")
+    (target.parent / "LATEST").write_text(version + "\n", "utf-8")
     return {**summary, "release_dir": str(target)}
 
 
-card_task = task(write_card_release, name="card", retries=2, cache_policy=NO_CACHE)
+release_task = task(prepare_release, name="release", retries=2, cache_policy=NO_CACHE)
+card_task = task(write_card, name="card", retries=2, cache_policy=NO_CACHE)
