@@ -30,6 +30,9 @@ def _prepare_env(home: Optional[Path]) -> None:
     os.environ["SFTFORGE_HOME"] = str(data_home)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary server's first start migrates its database; on a busy 2-core machine that
+    # takes longer than Prefect's 20 s default.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     # Cached task results live beside the data they describe, so wiping the home wipes both.
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(data_home / "prefect-results"))
 

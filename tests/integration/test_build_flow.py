@@ -1,0 +1,65 @@
+"""The build flow on a real Prefect server, a real LanceDB and real PDFs, against FakeLLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.build_dataset import BuildParams, build_dataset
+from sftforge import store
+from sftforge.settings import Settings
+from tests.integration.conftest import SECRET, files_containing, read_jsonl
+from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good_english_pdf(corpus / "handbook_en.pdf")
+    good_chinese_pdf(corpus / "handbook_zh.pdf")
+    return corpus
+
+
+def test_build_exports_and_second_build_is_free(llm_env, tmp_path: Path) -> None:
+    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+    sent = llm_env.requests
+    assert sent > 0 and first["llm_requests"] == sent
+    release = Path(first["release_dir"])
+    samples = read_jsonl(release / "samples.jsonl")
+    assert samples, "no sample exported"
+    doc_ids = {r["doc_id"] for r in samples}
+    assert len(doc_ids) == 2  # English and Chinese both made it through
+    for row in samples:
+        assert row["doc_id"] and isinstance(row["page"], int) and row["page"] >= 1
+        assert row["source"] in {"handbook_en.pdf", "handbook_zh.pdf"}
+        assert row["split"] in {"train", "val", "test"} and row["question"] and row["answer"]
+    assert list(release.glob("alpaca_*.jsonl")) and list(release.glob("sharegpt_*.jsonl"))
+    info = json.loads((release / "dataset_info.json").read_text("utf-8"))
+    assert all((release / entry["file_name"]).exists() for entry in info.values())
+
+    second = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+    assert llm_env.requests == sent, "the second build sent LLM requests"
+    assert second["llm_requests"] == 0
+    assert second["version"] == first["version"]
+    assert read_jsonl(Path(second["release_dir"]) / "samples.jsonl") == samples
+    assert store.count(Settings().db_uri, "samples") == first["counts"]["samples"]
+    # The API key never reaches releases, data, caches or Prefect results.
+    assert files_containing(tmp_path, SECRET) == []
+
+
+def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) -> None:
+    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+    sent = llm_env.requests
+    strict = BuildParams(input_path=str(corpus), out_dir=str(out),
+                         judge={"min_overall": 9.5, "min_faithfulness": 9})
+    second = build_dataset(strict)
+    assert llm_env.requests == sent and second["llm_requests"] == 0
+    # FakeLLM scores 8/10: the stricter threshold drops everything, by reason.
+    assert second["counts"]["exported"] == 0 < first["counts"]["exported"]
+    assert second["drop_reasons"]["judge"].get("low_faithfulness", 0) > 0

@@ -1,0 +1,114 @@
+"""Broken input files and LLM faults: nothing stops the build, nothing vanishes silently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.build_dataset import BuildParams, build_dataset
+from sftforge import store
+from sftforge.cli import app
+from sftforge.report import ErrorBudgetExceeded
+from sftforge.settings import Settings
+from tasks.answers import answers_fingerprint, current_questions
+from tasks.questions import questions_fingerprint
+from sftforge.llm_stage import EmbeddedEndpoint
+from tests.integration.conftest import read_jsonl
+from tests.pdf_fixtures import (
+    corrupt_pdf,
+    encrypted_pdf,
+    good_english_pdf,
+    image_only_pdf,
+    truncated_pdf,
+)
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def test_broken_pdfs_are_quarantined_and_the_good_one_exported(llm_env, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good_english_pdf(corpus / "good.pdf")
+    corrupt_pdf(corpus / "corrupt.pdf")
+    encrypted_pdf(corpus / "encrypted.pdf")
+    image_only_pdf(corpus / "scanned.pdf")
+    result = CliRunner().invoke(app, ["build", str(corpus), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "warning: quarantined" in result.output
+    release = sorted((tmp_path / "out" / "releases").glob("v*"))[-1]
+    summary = json.loads((release / "summary.json").read_text("utf-8"))
+    reasons = {Path(q["path"]).name: q["reason"] for q in summary["quarantined"]}
+    assert set(reasons) == {"corrupt.pdf", "encrypted.pdf", "scanned.pdf"}
+    assert "password" in reasons["encrypted.pdf"] and "OCR" in reasons["scanned.pdf"]
+    assert all(q["doc_id"] for q in summary["quarantined"])
+    assert {r["source"] for r in read_jsonl(release / "samples.jsonl")} == {"good.pdf"}
+
+    status = CliRunner().invoke(app, ["status", "--json"])
+    info = json.loads(status.stdout)
+    assert info["documents"] == 1 and info["samples"] > 0
+    assert {Path(q["path"]).name for q in info["quarantined"]} == set(reasons)
+
+
+def _accounted(ctx_settings: Settings, params: BuildParams) -> tuple[set, set, dict]:
+    """(chunks without questions or ledger row, questions without sample or ledger row, ledger)."""
+    uri = ctx_settings.db_uri
+    ctx = EmbeddedEndpoint(ctx_settings).context("check")
+    q_fp, a_fp = questions_fingerprint(ctx, params.questions), answers_fingerprint(ctx)
+    ledger = store.read(uri, "failures")
+    failed = {(r["stage"], r["item_id"]) for r in ledger.to_dicts()}
+    questions = store.read(uri, "questions", where=f"fingerprint = '{q_fp}'")
+    chunks = store.read(uri, "chunks")
+    lost_chunks = {c for c in chunks["chunk_id"].to_list()
+                   if c not in set(questions["chunk_id"].to_list()) and ("questions", c) not in failed}
+    samples = store.read(uri, "samples", where=f"fingerprint = '{a_fp}'")
+    answered = set(samples["question_id"].to_list())
+    docs = chunks["doc_id"].unique().to_list()
+    qids = [q["question_id"] for d in docs for q in current_questions(uri, d, q_fp)]
+    lost_questions = {q for q in qids if q not in answered and ("answers", q) not in failed}
+    return lost_chunks, lost_questions, {r["item_id"]: r["error"] for r in ledger.to_dicts()}
+
+
+def test_llm_faults_end_in_samples_or_the_failure_ledger(llm_env, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SFTFORGE_ERROR_BUDGET", "1.0")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good_english_pdf(corpus / "good.pdf")
+    llm_env.add_fault("429", times=2, retry_after=1)
+    llm_env.add_fault("500", times=2)
+    llm_env.add_fault("timeout", times=1)
+    llm_env.add_fault("repairable_json", times=2)
+    # Persistent faults on chosen items: they can only end in the ledger.
+    llm_env.add_fault("broken_json", times=-1, match="Violation reports")
+    llm_env.add_fault("truncated", times=3, match="Question:")  # answers prompts only
+    params = BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"))
+    summary = build_dataset(params)
+    lost_chunks, lost_questions, ledger = _accounted(Settings(), params)
+    assert lost_chunks == set() and lost_questions == set()
+    errors = " | ".join(ledger.values())
+    assert "invalid json" in errors, errors
+    assert summary["failures"], "ledger failures must reach the summary"
+    assert summary["counts"]["exported"] > 0
+
+
+def test_error_budget_fails_the_build_loudly(llm_env, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SFTFORGE_ERROR_BUDGET", "0.0")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good_english_pdf(corpus / "good.pdf")
+    llm_env.add_fault("broken_json", times=-1, match="Violation reports")
+    with pytest.raises(ErrorBudgetExceeded, match="error budget"):
+        build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out")))
+    assert store.count(Settings().db_uri, "failures") > 0
+
+
+def test_truncated_pdf_is_quarantined_not_fatal(llm_env, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good_english_pdf(corpus / "good.pdf")
+    truncated_pdf(corpus / "cut.pdf")
+    summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out")))
+    assert [Path(q["path"]).name for q in summary["quarantined"]] == ["cut.pdf"]
+    assert summary["counts"]["exported"] > 0
