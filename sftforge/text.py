@@ -4,17 +4,16 @@ sentence splitting (English and CJK), a garbled-text score, and Markdown/plain t
 Token estimate (no tokenizer download, so it is a rule, not a model):
 
 * every CJK character (Han, kana, Hangul, CJK and full-width punctuation) counts 1 token;
-* the rest counts ``max(1.3 * words, non-space characters / 4)``, rounded up, where a word is a
-  run of letters/digits or a single symbol. Prose lands on ~1.3 tokens a word (what BPE
-  tokenizers of Qwen/Llama give for English); code, URLs and hashes, whose "words" are long,
-  fall back to ~4 characters a token.
+* the rest counts ``max(1.3 * words, non-space characters / 4)``, rounded up, where words are
+  split on whitespace. Prose lands on ~1.3 tokens a word (what BPE tokenizers of Qwen/Llama
+  give for English); code, URLs and hashes, whose "words" are long, fall back to ~4
+  characters a token.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal, NotRequired, TypedDict
 
@@ -52,7 +51,6 @@ _HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U00031
 _KANA_RE = re.compile("[\u3040-\u30ff]")
 _HANGUL_RE = re.compile("[\u1100-\u11ff\uac00-\ud7af]")
 _LATIN_RE = re.compile("[A-Za-z\u00c0-\u024f]")
-_WORD_RE = re.compile(f"[^\\W{_CJK}]+|[^\\w\\s{_CJK}]")
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -60,11 +58,14 @@ def estimate_tokens(text: str) -> int:
     """Fast token estimate of ``text`` (rule in the module docstring)."""
     if not text:
         return 0
-    cjk = len(_CJK_RE.findall(text))
-    rest = _CJK_RE.sub(" ", text) if cjk else text
-    words = len(_WORD_RE.findall(rest))
-    chars = len(rest) - rest.count(" ") - rest.count("\n") - rest.count("\t")
-    return cjk + math.ceil(max(1.3 * words, chars / 4))
+    if text.isascii():  # the common case needs no CJK scan
+        cjk, rest = 0, text
+    else:
+        cjk = len(_CJK_RE.findall(text))
+        rest = _CJK_RE.sub(" ", text) if cjk else text
+    words = rest.split()
+    chars = sum(map(len, words))
+    return cjk + math.ceil(max(1.3 * len(words), chars / 4))
 
 
 def cjk_share(text: str) -> float:
@@ -149,23 +150,28 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 def join_lines(lines: list[str]) -> str:
     """Join wrapped lines into one paragraph: hyphenated breaks joined, no space between CJK."""
-    out = ""
+    parts: list[str] = []
     for line in lines:
-        line = _SPACE_RE.sub(" ", line).strip()
+        line = " ".join(line.split())
         if not line:
             continue
-        if not out:
-            out = line
-        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha() and line[0].islower():
+        prev = parts[-1] if parts else ""
+        if not prev:
+            parts.append(line)
+        elif prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and line[0].islower():
             # "exam-\nple" -> "example", but "DOM-\nbased" keeps its hyphen (acronym part)
-            out = out + line if re.search(r"[A-Z]{2,}-$", out) else out[:-1] + line
-        elif _CJK_RE.match(out[-1]) and _CJK_RE.match(line[0]):
-            out += line
+            parts[-1] = prev if _ACRONYM_HYPHEN_RE.search(prev) else prev[:-1]
+            parts.append(line)
+        elif not (prev[-1].isascii() or line[0].isascii()) and _CJK_RE.match(prev[-1]) \
+                and _CJK_RE.match(line[0]):
+            parts.append(line)
         else:
-            out += " " + line
-    return tidy_cjk_spaces(out)
+            parts.append(" " + line)
+    out = "".join(parts)
+    return out if out.isascii() else tidy_cjk_spaces(out)
 
 
+_ACRONYM_HYPHEN_RE = re.compile(r"[A-Z]{2,}-$")
 _CJK_GAP_RE = re.compile(f"(?<=[{_CJK}]) +(?=[{_CJK}])")
 
 
@@ -175,7 +181,6 @@ def tidy_cjk_spaces(text: str) -> str:
 
 
 _LATIN1_RE = re.compile("[\u0080-\u00ff]")
-_BAD_CATEGORIES = frozenset({"Co", "Cn", "Cs"})
 # Runs of Latin-1/cp1252 characters: UTF-8 text decoded with the wrong codec turns into these.
 _MOJIBAKE_RE = re.compile("[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
                           "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
@@ -185,40 +190,47 @@ _MOJIBAKE_RE = re.compile("[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u0
 def garbled_share(text: str) -> float:
     """Share of non-space characters of ``text`` that look like broken extraction.
 
-    Counted as broken: U+FFFD, private-use glyphs, unassigned code points, control characters,
+    Counted as broken: U+FFFD, private-use glyphs, noncharacters, control characters,
     mojibake runs (Latin-1 runs that decode as UTF-8 once re-encoded, like ``Ã©``), symbol
     soup (over 60% punctuation/symbols) and jammed text (most Latin text in 25+ character
     runs without spaces, what a font with a broken glyph map often gives).
     Accented letters of real French or German text do not re-decode, so they do not count.
     """
-    chars = [ch for ch in text if not ch.isspace()]
-    if not chars:
+    words = text.split()
+    n = sum(map(len, words))
+    if n <= 0:
         return 0.0
-    bad = sum(
-        1 for ch in chars
-        if ch == "\ufffd" or unicodedata.category(ch) in _BAD_CATEGORIES
-        or (ch < " " or "\x7f" <= ch < "\xa0")
-    )
-    for m in _MOJIBAKE_RE.finditer(text):
-        if _redecodes(m.group()):
-            bad += len(m.group())
-    # Mojibake with lost bytes no longer re-decodes, but stays a wall of Latin-1 letters:
-    # accented letters stay well under 40% of the characters of real Latin-script text.
-    latin1 = len(_LATIN1_RE.findall(text))
-    if latin1 >= 0.4 * len(chars):
-        bad = max(bad, latin1)
+    bad = 0
+    if not text.isascii():  # broken glyphs and mojibake are never plain ASCII
+        bad = len(_BROKEN_RE.findall(text))
+        for m in _MOJIBAKE_RE.finditer(text):
+            if _redecodes(m.group()):
+                bad += len(m.group())
+        # Mojibake with lost bytes no longer re-decodes, but stays a wall of Latin-1 letters:
+        # accented letters stay well under 40% of the characters of real Latin-script text.
+        latin1 = len(_LATIN1_RE.findall(text))
+        if latin1 >= 0.4 * n:
+            bad = max(bad, latin1)
     # Wrong glyph maps can also yield pure symbol soup; real text, even code, stays far below.
-    symbols = sum(1 for ch in chars if unicodedata.category(ch)[0] in "PS")
-    if symbols > 0.6 * len(chars):
-        bad += symbols
+    letters = len(_WORDCHAR_RE.findall(text[:2000]))
+    if letters < 0.4 * min(n, 2000):
+        symbols = len(_SYMBOL_RE.findall(text))
+        if symbols > 0.6 * n:
+            bad += symbols
     # ...or lose every word space: Latin text that is mostly 25+ character "words".
-    latin = _CJK_RE.sub(" ", text)
-    jammed = sum(len(w) for w in _LONG_TOKEN_RE.findall(latin))
-    if jammed > 0.5 * max(1, len(latin) - latin.count(" ")) and jammed >= 200:
-        bad += jammed
-    return min(1.0, bad / len(chars))
+    if max(map(len, words)) >= 25:
+        latin = text if text.isascii() else _CJK_RE.sub(" ", text)
+        jammed = sum(len(w) for w in _LONG_TOKEN_RE.findall(latin))
+        if jammed > 0.5 * max(1, len(latin) - latin.count(" ")) and jammed >= 200:
+            bad += jammed
+    return min(1.0, bad / n)
 
 
+_WORDCHAR_RE = re.compile(r"\w")
+# U+FFFD, private-use areas, C0/C1 controls other than whitespace, noncharacters.
+_BROKEN_RE = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00-\x08\x0b\x0e-\x1f"
+                        "\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
+_SYMBOL_RE = re.compile(r"[^\w\s]")
 # Whole tokens of 25+ characters with no URL/path/identifier punctuation in them.
 _LONG_TOKEN_RE = re.compile(r"(?<!\S)[^\s/\\.:_=\-]{25,}(?!\S)")
 

@@ -1,0 +1,264 @@
+"""Ingest stage: files -> ``documents`` table.
+
+One row per input file, keyed by ``doc_id`` (sha256 of the bytes): ``status`` "ok" with the
+parsed ``blocks`` (JSON list of {kind, text, page, level}) and ``toc`` (JSON [level, title,
+page]), or "quarantined" with a ``reason`` that names the file, the problem and what to do.
+For "ok" rows ``reason`` lists pages that were skipped (no text layer, garbled), or is empty.
+A bad file never stops the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+from prefect import task
+from prefect.context import TaskRunContext
+
+from sftforge import ids, store
+from sftforge.pdf import pdf_blocks, read_pdf
+from sftforge.text import Block, ParsedDocument, detect_lang, garbled_share, markdown_blocks
+
+# Bump when parsing output changes for the same bytes: it is part of the ingest fingerprint.
+PARSER_VERSION = 1
+INGEST_FINGERPRINT = ids.fingerprint("ingest", parser=PARSER_VERSION, pymupdf=pymupdf.VersionBind)
+TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
+_MIN_PAGE_CHARS = 40
+_GARBLED = 0.3  # share of broken characters that makes text unusable
+
+
+class QuarantineError(Exception):
+    """The file cannot be ingested; ``reason`` names the problem and what to do."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def supported(path: Path) -> bool:
+    """True for files ingest reads: PDF, Markdown, plain text."""
+    return path.suffix.lower() in TEXT_SUFFIXES | {".pdf"}
+
+
+def parse_document(path: Path) -> ParsedDocument:
+    """Parse one file into blocks; raises ``QuarantineError`` for files that cannot be used."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise QuarantineError(f"{path.name}: empty file (0 bytes); replace it with the real file.")
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return _parse_pdf(path)
+    if suffix in TEXT_SUFFIXES:
+        return _parse_text(path)
+    raise QuarantineError(
+        f"{path.name}: unsupported file type '{suffix}'; convert it to PDF, Markdown or .txt.")
+
+
+# ---------------------------------------------------------------- PDF
+
+def _parse_pdf(path: Path) -> ParsedDocument:
+    doc = _open_pdf(path)
+    try:
+        pages, toc = read_pdf(doc)
+        meta_title = (doc.metadata or {}).get("title") or ""
+    finally:
+        doc.close()
+    notes = _check_pages(path.name, pages)
+    blocks, toc = pdf_blocks(pages, toc)
+    if not blocks:
+        raise QuarantineError(f"{path.name}: no text could be extracted; check the file.")
+    return ParsedDocument(
+        title=_title(meta_title, blocks, path), lang=_lang(blocks), n_pages=len(pages),
+        toc=toc, blocks=blocks, notes=notes)
+
+
+def _open_pdf(path: Path) -> pymupdf.Document:
+    """Open a PDF; quarantines corrupt, encrypted, zero-page and truncated files."""
+    name = path.name
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if b"%PDF" not in head:  # mupdf would happily open HTML error pages saved as .pdf
+        raise QuarantineError(
+            f"{name}: not a PDF (no %PDF header; starts with {head[:16]!r}); the file is "
+            "corrupt or mislabelled - re-download or re-export it.")
+    try:
+        doc = pymupdf.open(path, filetype="pdf")
+    except Exception as exc:  # pymupdf raises several types for damaged bytes
+        raise QuarantineError(
+            f"{name}: not a readable PDF ({_first_line(exc)}); the file is corrupt - "
+            "re-download or re-export it.") from exc
+    problem = None
+    if doc.needs_pass:
+        problem = (f"{name}: encrypted, needs a password; save an unencrypted copy "
+                   "(e.g. qpdf --password=... --decrypt in.pdf out.pdf) and add that instead.")
+    elif doc.page_count == 0:
+        problem = f"{name}: the PDF has zero pages; re-export it from its source."
+    elif doc.is_repaired and not _has_eof_marker(path):
+        problem = (f"{name}: truncated (the file ends before the PDF end marker; "
+                   f"{doc.page_count} page(s) partly recoverable); re-download or copy the "
+                   "complete file.")
+    if problem:
+        doc.close()
+        raise QuarantineError(problem)
+    return doc
+
+
+def _has_eof_marker(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 4096))
+        return b"%%EOF" in fh.read()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:120]
+
+
+def _check_pages(name: str, pages: list) -> list[str]:
+    """Quarantine image-only and garbled PDFs; drop (with a note) single such pages."""
+    chars = [p.n_chars() for p in pages]
+    text_pages = [i for i, c in enumerate(chars) if c >= _MIN_PAGE_CHARS]
+    scanned = [i for i, c in enumerate(chars) if c < _MIN_PAGE_CHARS and pages[i].has_images]
+    if not text_pages or len(scanned) > 0.8 * len(pages):
+        if scanned:
+            raise QuarantineError(
+                f"{name}: image-only PDF ({len(scanned)} of {len(pages)} pages have no text "
+                "layer, e.g. a scan); it needs OCR - run e.g. ocrmypdf and add the OCR'd file.")
+        raise QuarantineError(f"{name}: no extractable text on any page; check the file.")
+    share = {i: pages[i].garbled() for i in text_pages}
+    bad = [i for i in text_pages if share[i] >= _GARBLED]
+    bad_chars = sum(chars[i] * share[i] for i in text_pages)
+    if bad_chars >= _GARBLED * sum(chars[i] for i in text_pages) or len(bad) > len(text_pages) / 2:
+        raise QuarantineError(
+            f"{name}: garbled text layer ({len(bad)} of {len(text_pages)} text pages are mostly "
+            "unreadable characters: fonts without Unicode maps, or mojibake); re-export the PDF "
+            "with embedded Unicode fonts, or OCR it.")
+    for i in bad:
+        pages[i].items = []
+    notes = []
+    if scanned:
+        notes.append(f"pages {_ranges(scanned)}: no text layer (image only), skipped; OCR the "
+                     "file to include them")
+    if bad:
+        notes.append(f"pages {_ranges(bad)}: garbled text, skipped")
+    return notes
+
+
+def _ranges(indices: list[int]) -> str:
+    """0-based page indices as 1-based ranges: ``1-3, 7``."""
+    spans: list[list[int]] = []
+    for i in sorted(indices):
+        if spans and spans[-1][1] == i:
+            spans[-1][1] = i + 1
+        else:
+            spans.append([i + 1, i + 1])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _title(meta_title: str, blocks: list[Block], path: Path) -> str:
+    meta_title = meta_title.strip()
+    if meta_title and not re.search(r"\.(docx?|pptx?|tex|pdf|indd)$|^untitled", meta_title, re.I):
+        return meta_title
+    for b in blocks[:40]:
+        if b["kind"] == "heading" and b["page"] <= 2 and len(b["text"]) >= 3:
+            return b["text"]
+    return path.stem
+
+
+def _lang(blocks: list[Block]) -> str:
+    return detect_lang(" ".join(b["text"] for b in blocks[:400] if b["kind"] != "code"))
+
+
+# ---------------------------------------------------------------- Markdown / plain text
+
+def _parse_text(path: Path) -> ParsedDocument:
+    text = _decode(path)
+    if not text.strip():
+        raise QuarantineError(f"{path.name}: no text (only whitespace); check the file.")
+    if garbled_share(text[:200000]) >= _GARBLED:
+        raise QuarantineError(
+            f"{path.name}: garbled text (mostly unreadable characters); save it as UTF-8.")
+    blocks = markdown_blocks(text)
+    if not blocks:
+        raise QuarantineError(f"{path.name}: no text blocks found; check the file.")
+    toc = [[b["level"], b["text"], b["page"]] for b in blocks if b["kind"] == "heading"]
+    title = next((b["text"] for b in blocks if b["kind"] == "heading"), path.stem)
+    return ParsedDocument(title=title, lang=_lang(blocks), n_pages=text.count("\f") + 1,
+                          toc=toc, blocks=blocks)
+
+
+def _decode(path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 (Chinese exports)."""
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    if b"\x00" in data[:4096]:
+        raise QuarantineError(
+            f"{path.name}: binary data, not text; give it the right extension or export text.")
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise QuarantineError(
+        f"{path.name}: text is neither UTF-8 nor GB18030; re-save it as UTF-8.")
+
+
+# ---------------------------------------------------------------- stage
+
+def ingest_file(path: str, db_uri: str) -> dict[str, Any]:
+    """Parse ``path`` and upsert its ``documents`` row; returns {doc_id, path, status, reason,
+    n_pages, n_blocks}. Never raises for a bad or unreadable file: it is quarantined."""
+    p = Path(path)
+    try:
+        doc_id = ids.doc_id_for_file(p)
+    except OSError as exc:
+        doc_id = ids.sha256_text(f"unreadable:{p.resolve()}")[:ids.ID_LEN]
+        reason = f"{p.name}: cannot read the file ({exc.strerror or exc}); check path and rights."
+        return _write(db_uri, doc_id, p, None, reason)
+    try:
+        parsed = parse_document(p)
+    except QuarantineError as exc:
+        return _write(db_uri, doc_id, p, None, exc.reason)
+    except Exception as exc:  # a parser bug on one odd file must not stop the build
+        reason = f"{p.name}: parser failed ({type(exc).__name__}: {_first_line(exc)}); report it."
+        return _write(db_uri, doc_id, p, None, reason)
+    return _write(db_uri, doc_id, p, parsed, "; ".join(parsed.notes))
+
+
+def _write(db_uri: str, doc_id: str, path: Path, parsed: ParsedDocument | None,
+           reason: str) -> dict[str, Any]:
+    status = "ok" if parsed else "quarantined"
+    row = {
+        "doc_id": doc_id, "path": str(path), "source": path.name,
+        "title": parsed.title if parsed else path.stem,
+        "lang": parsed.lang if parsed else "", "n_pages": parsed.n_pages if parsed else 0,
+        "status": status, "reason": reason,
+        "toc": json.dumps(parsed.toc if parsed else [], ensure_ascii=False),
+        "blocks": json.dumps(parsed.blocks if parsed else [], ensure_ascii=False),
+        "fingerprint": INGEST_FINGERPRINT,
+        "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    store.upsert(db_uri, "documents", [row])
+    return {"doc_id": doc_id, "path": str(path), "status": status, "reason": reason,
+            "n_pages": row["n_pages"], "n_blocks": len(parsed.blocks) if parsed else 0}
+
+
+def _ingest_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Same bytes + same parser + same database = same result (never the run id)."""
+    path = Path(parameters["path"])
+    try:
+        content = ids.doc_id_for_file(path)
+    except OSError:
+        content = f"unreadable:{path.resolve()}"
+    return ids.sha256_text(f"ingest|{content}|{INGEST_FINGERPRINT}|{parameters['db_uri']}")
+
+
+ingest_task = task(
+    ingest_file, name="ingest", retries=2, retry_delay_seconds=[1, 5],
+    cache_key_fn=_ingest_cache_key, persist_result=True,
+)

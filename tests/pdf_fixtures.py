@@ -1,0 +1,203 @@
+"""Functions that write test PDFs with pymupdf: good English and Chinese documents (headings,
+tables, code, running header and page numbers), and every kind of broken file ingest must
+quarantine. Each takes the output path and returns it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+
+from sftforge.demo_corpus import render_markdown_pdf
+
+EN_MARKDOWN = """# Web Application Security Handbook
+
+## Injection Attacks
+
+### SQL Injection
+
+SQL injection happens when user input is pasted into a query string. The database then
+parses part of the input as SQL syntax. Attackers use it to read tables, change rows and
+sometimes run commands on the host. Parameterized queries keep values out of the grammar.
+
+| Attack | Impact | Primary defense |
+| --- | --- | --- |
+| SQL injection | Data theft | Parameterized queries |
+| Command injection | Host takeover | Avoid shell calls |
+| LDAP injection | Directory tampering | Escape filter values |
+
+```python
+def find_user(db, name):
+    sql = "SELECT id FROM users"
+    sql += " WHERE name = ?"
+
+    return db.execute(sql, (name,))
+```
+
+### Command Injection
+
+Command injection passes attacker-controlled strings to a system shell. Use library calls
+instead of the shell, and pass arguments as a list so no shell parses them. Validate file
+names against an allow-list before they reach any external program.
+
+## Cross-Site Scripting
+
+### Output Encoding
+
+Cross-site scripting places attacker data into a page where the browser runs it as script.
+Encode every value for the context it lands in: HTML text, attributes, JavaScript or URLs.
+Template engines with automatic escaping make the safe path the default path for developers.
+
+### Content Security Policy
+
+A strict content security policy allows only scripts that carry a per-response nonce. It does
+not replace encoding, but it limits the damage of the bugs that encoding missed. Violation
+reports show the team where injection points remain in the application.
+
+## Session Management
+
+Session identifiers must be long, random and regenerated after login. Cookies that carry them
+should be marked Secure, HttpOnly and SameSite. Idle and absolute timeouts limit how long a
+stolen identifier stays useful, and logout must destroy the session on the server.
+"""
+
+ZH_MARKDOWN = """# 网络安全基础
+
+## 跨站脚本
+
+### 攻击原理
+
+跨站脚本是一种常见的网页漏洞。攻击者把恶意脚本注入页面，浏览器会把它当作正常代码执行！
+这样攻击者就能读取受害者看到的内容，并以受害者的身份操作。你的网站安全吗？请检查所有输出点；
+每一个把用户数据写入页面的地方都可能成为注入点。
+
+| 类型 | 载荷位置 | 典型来源 |
+| --- | --- | --- |
+| 反射型 | 当前请求 | 搜索框 |
+| 存储型 | 服务器数据库 | 评论区 |
+| 基于DOM | 浏览器 | 前端脚本 |
+
+### 防御方法
+
+防御的核心是按上下文对输出进行编码。模板引擎默认开启自动转义时，开发人员很难犯错。
+内容安全策略可以作为第二道防线，限制注入脚本能够做的事情。
+
+```python
+from html import escape
+def render(name):
+    return "<p>" + escape(name) + "</p>"
+```
+
+## 会话安全
+
+### 会话标识
+
+会话标识必须足够随机，并且在登录后重新生成。会话应当设置空闲超时和绝对超时。
+用户退出时，服务器端要真正销毁会话，而不只是删除浏览器中的 Cookie。对于修改密码等高风险操作，
+应要求用户再次验证身份。
+
+### 会话固定
+
+会话固定攻击是指攻击者先获得一个有效的会话标识，再诱导受害者使用这个标识登录。
+如果服务器在登录后没有更换会话标识，攻击者就可以直接使用它冒充受害者。
+防御方法很简单：每次权限发生变化时都重新生成会话标识，并让旧的标识立即失效。
+"""
+
+HEADER_EN = "ACME Security Handbook - Internal"
+HEADER_ZH = "ACME 安全手册"
+
+
+def good_english_pdf(path: Path, toc: bool = True) -> Path:
+    """A6 pages (so 3+ of them), running header + page numbers, outline when ``toc``; the last
+    page has a paragraph hyphenated across lines."""
+    render_markdown_pdf(EN_MARKDOWN, path, header=HEADER_EN, toc=toc, title="Security Handbook",
+                        paper="a6")
+    doc = pymupdf.open(path)
+    page = doc.new_page(width=doc[0].rect.width, height=doc[0].rect.height)
+    page.insert_text((30, 32), HEADER_EN, fontname="helv", fontsize=8)
+    lines = ["Attackers often try to bypass authenti-", "cation by replaying stolen session",
+             "cookies from another machine."]
+    for i, line in enumerate(lines):
+        page.insert_text((30, 80 + 14 * i), line, fontname="helv", fontsize=10)
+    doc.save(path, incremental=True, encryption=pymupdf.PDF_ENCRYPT_KEEP)
+    doc.close()
+    return path
+
+
+def good_chinese_pdf(path: Path) -> Path:
+    """Chinese text rendered with pymupdf's built-in CJK fallback font (Droid Sans Fallback)."""
+    return render_markdown_pdf(ZH_MARKDOWN, path, header=HEADER_ZH, paper="a6")
+
+
+def corrupt_pdf(path: Path) -> Path:
+    """Bytes that are not a PDF at all (a failed download saved as .pdf)."""
+    path.write_bytes(b"<html><body>502 Bad Gateway</body></html>\n" * 40)
+    return path
+
+
+def truncated_pdf(path: Path) -> Path:
+    """The first half of a good PDF: an interrupted copy."""
+    good = good_english_pdf(path.with_name(path.stem + "_full.pdf"))
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    good.unlink()
+    return path
+
+
+def encrypted_pdf(path: Path) -> Path:
+    """AES-256 encrypted with a user password."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "Confidential incident report.", fontname="helv")
+    doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
+    doc.close()
+    return path
+
+
+def image_only_pdf(path: Path) -> Path:
+    """Two scanned-looking pages: pictures of text, no text layer."""
+    src = pymupdf.open()
+    page = src.new_page(width=300, height=200)
+    page.insert_text((20, 50), "Scanned page of a security audit", fontname="helv")
+    pix = page.get_pixmap(dpi=40)
+    doc = pymupdf.open()
+    for _ in range(2):
+        doc.new_page(width=300, height=200).insert_image(pymupdf.Rect(0, 0, 300, 200), pixmap=pix)
+    doc.save(path)
+    return path
+
+
+def garbled_pdf(path: Path) -> Path:
+    """A text layer that extracts as mojibake (UTF-8 Chinese read as Windows-1252)."""
+    text = ZH_MARKDOWN.encode("utf-8").decode("cp1252", errors="replace")
+    doc = pymupdf.open()
+    for start in range(0, 1200, 400):
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(50, 50, 550, 800), text[start:start + 400],
+                            fontname="helv", fontsize=10)
+    doc.save(path)
+    return path
+
+
+def empty_pdf(path: Path) -> Path:
+    """A zero-byte file."""
+    path.write_bytes(b"")
+    return path
+
+
+def zero_page_pdf(path: Path) -> Path:
+    """A syntactically valid PDF whose page tree is empty."""
+    path.write_bytes(
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    return path
+
+
+def long_table_pdf(path: Path) -> Path:
+    """A 40-row ruled table that runs over several A6 pages; the running header repeats the
+    document title, which also opens page 1."""
+    rows = "\n".join(f"| R{i:02d} | risk number {i} | owner {i % 4} |" for i in range(40))
+    markdown = ("# Risk Register\n\nEvery open risk of the web shop, with its owner.\n\n"
+                "| Id | Risk | Owner |\n| --- | --- | --- |\n" + rows +
+                "\n\nThe register is reviewed every month by the security team.\n")
+    return render_markdown_pdf(markdown, path, header="Risk Register", paper="a6")
