@@ -56,11 +56,24 @@ def discover(input_path: str) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and supported(p))
 
 
+def run_checked(stage_task: Any, present: Callable[[Any], bool], *args: Any) -> Any:
+    """Run a task; a cached result whose rows are missing from LanceDB is recomputed.
+
+    Prefect's result cache and the database can drift apart (a wiped table, a copied home);
+    the database is the truth, so a cache hit is trusted only if its output is there.
+    """
+    state = stage_task(*args, return_state=True)
+    if state.name == "Cached" and not present(state.result()):
+        state = stage_task.with_options(refresh_cache=True)(*args, return_state=True)
+    return state
+
+
 def ingest_and_chunk(files: list[Path], db_uri: str, chunking: ChunkSettings, report: BuildReport) -> list[str]:
     """Ingest each file (a broken one is quarantined, never fatal) and chunk the good ones."""
     doc_ids: list[str] = []
     for path in files:
-        state = ingest_task(str(path), db_uri, return_state=True)
+        state = run_checked(ingest_task, lambda d: store.count(
+            db_uri, "documents", f"doc_id = '{d['doc_id']}'") > 0, str(path), db_uri)
         if state.is_failed():  # a crash inside the parser must not stop the build either
             report.quarantine(str(path), "", f"ingest crashed: {state.message}; please report it")
             continue
@@ -70,15 +83,20 @@ def ingest_and_chunk(files: list[Path], db_uri: str, chunking: ChunkSettings, re
         elif doc["doc_id"] not in doc_ids:
             doc_ids.append(doc["doc_id"])
     for doc_id in doc_ids:
-        report.add("chunks", chunk_task(doc_id, db_uri, chunking)["chunks"])
+        state = run_checked(chunk_task, lambda r: store.count(db_uri, "chunks", store.sql_in(
+            "chunk_id", r["chunk_ids"])) == len(r["chunk_ids"]), doc_id, db_uri, chunking)
+        report.add("chunks", state.result()["chunks"])
     report.add("documents", len(doc_ids))
     return doc_ids
 
 
-def run_batches(name: str, batches: list[tuple[str, Callable[[], Any]]], report: BuildReport) -> None:
-    """Run per-document LLM batches; a failed batch is logged and counted, never silent."""
-    for batch_id, call in batches:
-        state = call()
+Batch = tuple[str, Any, tuple, Callable[[Any], bool]]
+
+
+def run_batches(name: str, batches: list[Batch], report: BuildReport) -> None:
+    """Run LLM batches (id, task, args, output-present check); failures are logged and counted."""
+    for batch_id, stage_task, args, present in batches:
+        state = run_checked(stage_task, present, *args)
         if state.is_failed():
             get_run_logger().warning("%s batch %s: %s", name, batch_id, state.message)
             report.failed_batch(name, batch_id, str(state.message))
@@ -92,14 +110,16 @@ def generate(doc_ids: list[str], params: BuildParams, llm: EmbeddedEndpoint, run
     todo = [d for d in doc_ids if pending_chunks(ctx.db_uri, d, q_fp)]
     if todo:
         ctx = llm.ensure_started(run_id)
-        run_batches("questions", [(d, lambda d=d: questions_task(
-            ctx, d, params.questions, return_state=True)) for d in todo], report)
+        run_batches("questions", [(d, questions_task, (ctx, d, params.questions),
+                                   lambda _r, d=d: not pending_chunks(ctx.db_uri, d, q_fp))
+                                  for d in todo], report)
     a_fp = answers_fingerprint(ctx)
     todo = [d for d in doc_ids if pending_questions(ctx.db_uri, d, q_fp, a_fp)]
     if todo:
         ctx = llm.ensure_started(run_id)
-        run_batches("answers", [(d, lambda d=d: answers_task(
-            ctx, d, params.questions, return_state=True)) for d in todo], report)
+        run_batches("answers", [(d, answers_task, (ctx, d, params.questions),
+                                 lambda _r, d=d: not pending_questions(ctx.db_uri, d, q_fp, a_fp))
+                                for d in todo], report)
     budget = Settings().error_budget
     chunk_ids = store.read(ctx.db_uri, "chunks", columns=["chunk_id", "doc_id"])
     report.check_error_budget("questions", ids_of(chunk_ids, "chunk_id", doc_ids), q_fp, budget)
@@ -131,7 +151,11 @@ def judge_all(by_doc: dict[str, list[str]], llm: EmbeddedEndpoint, run_id: str,
     if not todo:
         return
     ctx = llm.ensure_started(run_id)
-    run_batches("judge", [(d, lambda d=d, ids=ids: judge_task(ctx, d, ids, return_state=True))
+
+    def judged(ids: list[str]) -> bool:
+        return set(ids) <= set(latest_scores(ctx.db_uri, ctx, ids))
+
+    run_batches("judge", [(d, judge_task, (ctx, d, ids), lambda _r, ids=ids: judged(ids))
                           for d, ids in todo.items()], report)
     report.check_error_budget("judge", [s for ids in by_doc.values() for s in ids],
                               judge_fingerprint(ctx), Settings().error_budget)
@@ -144,7 +168,9 @@ def curate(doc_ids: list[str], params: BuildParams, llm: EmbeddedEndpoint, run_i
     by_doc = current_sample_ids(ctx, doc_ids)
     all_ids = [s for ids in by_doc.values() for s in ids]
     report.add("samples", len(all_ids))
-    report.stage("clean", clean_task(ctx.db_uri, all_ids, params.clean))
+    report.stage("clean", run_checked(clean_task, lambda _r: store.count(
+        ctx.db_uri, "clean_samples", store.sql_in("sample_id", all_ids)) == len(all_ids),
+        ctx.db_uri, all_ids, params.clean).result())
     kept = report.kept_after_clean(ctx.db_uri, all_ids)
     scores: dict[str, dict] = {}
     if params.judge_enabled:
@@ -152,7 +178,9 @@ def curate(doc_ids: list[str], params: BuildParams, llm: EmbeddedEndpoint, run_i
         scores = latest_scores(ctx.db_uri, llm.context(run_id), sorted(kept))
         kept = report.apply_thresholds(kept, scores, params.judge, apply_thresholds)
     overall = {s: scores[s]["overall"] for s in kept if s in scores}
-    report.stage("dedup", dedup_task(ctx.db_uri, sorted(kept), params.dedup, overall))
+    report.stage("dedup", run_checked(dedup_task, lambda _r: store.count(
+        ctx.db_uri, "dedup_clusters", store.sql_in("sample_id", sorted(kept))) == len(kept),
+        ctx.db_uri, sorted(kept), params.dedup, overall).result())
     return report.kept_after_dedup(ctx.db_uri, sorted(kept))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,18 @@ def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) 
     # FakeLLM scores 8/10: the stricter threshold drops everything, by reason.
     assert second["counts"]["exported"] == 0 < first["counts"]["exported"]
     assert second["drop_reasons"]["judge"].get("low_faithfulness", 0) > 0
+
+
+def test_rebuild_after_losing_the_database_restores_rows_without_paying(llm_env, tmp_path: Path) -> None:
+    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+    sent = llm_env.requests
+    # Prefect's cached results and the request cache survive; the tables do not.
+    shutil.rmtree(Settings().db_uri)
+    store.connect.cache_clear()
+    second = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+    assert llm_env.requests == sent, "lost rows were paid for again"
+    assert second["cache_hits"] > 0
+    assert second["counts"]["exported"] == first["counts"]["exported"]
+    assert read_jsonl(Path(second["release_dir"]) / "samples.jsonl") == read_jsonl(
+        Path(first["release_dir"]) / "samples.jsonl")

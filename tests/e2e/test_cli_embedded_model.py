@@ -1,0 +1,69 @@
+"""End to end: ``sftforge build`` as a user runs it, offline, with the embedded local model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sftforge.demo_corpus import render_markdown_pdf
+from sftforge.local_llm import local_llm_available
+
+pytestmark = pytest.mark.e2e
+
+EN = """# Clickjacking
+
+## Defense
+
+Clickjacking loads a target site in an invisible frame and tricks the user into clicking it.
+The Content-Security-Policy directive frame-ancestors 'none' forbids framing by any origin,
+and the older X-Frame-Options: DENY header does the same for legacy browsers.
+"""
+
+ZH = """# 目录遍历
+
+## 防御
+
+目录遍历攻击利用 ../ 这样的路径片段读取网站目录之外的文件。防御方法是先把用户提供的路径规范化，
+再检查结果是否仍然位于允许的根目录之内，并且只允许白名单中的文件名。
+"""
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("sftforge")
+    return subprocess.run([str(exe), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=1500)
+
+
+def test_build_with_the_embedded_model(tmp_path: Path) -> None:
+    ok, why = local_llm_available()
+    if not ok:
+        pytest.skip(why)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    render_markdown_pdf(EN, corpus / "clickjacking.pdf", title="Clickjacking")
+    render_markdown_pdf(ZH, corpus / "traversal_zh.pdf", title="目录遍历")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SFTFORGE_", "PREFECT_"))}
+    env.update(SFTFORGE_HOME=str(tmp_path / "home"), PREFECT_HOME=str(tmp_path / "prefect"),
+               HF_HUB_OFFLINE="1")
+    # The joined model file is reused across test runs instead of being rebuilt from the parts.
+    env["SFTFORGE_MODELS_DIR"] = os.environ.get("SFTFORGE_MODELS_DIR", str(Path.home() / ".cache" / "sftforge" / "models"))
+    result = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    release = sorted((tmp_path / "out" / "releases").glob("v*"))[-1]
+    summary = json.loads((release / "summary.json").read_text("utf-8"))
+    assert summary["llm_requests"] > 0 and summary["counts"]["samples"] > 0
+    rows = [json.loads(x) for x in (release / "samples.jsonl").read_text("utf-8").splitlines()]
+    assert rows, f"nothing exported: {summary['drop_reasons']} {summary['failures']}"
+    assert all(r["doc_id"] and r["page"] >= 1 and r["question"] and r["answer"] for r in rows)
+    assert list(release.glob("alpaca*.jsonl")) and list(release.glob("sharegpt*.jsonl"))
+
+    again = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
+    assert again.returncode == 0, again.stderr[-4000:]
+    second = json.loads((sorted((tmp_path / "out" / "releases").glob("v*"))[-1]
+                         / "summary.json").read_text("utf-8"))
+    assert second["llm_requests"] == 0 and second["version"] == summary["version"]
