@@ -112,9 +112,11 @@ class BuildReport(BaseModel):
         """Rows for the split stage: sample, document, duplicate cluster and leak group."""
         samples = store.read(db_uri, "samples", where=store.sql_in("sample_id", sample_ids),
                              columns=["sample_id", "doc_id"])
-        clusters = store.read(db_uri, "dedup_clusters", where=store.sql_in("sample_id", sample_ids))
-        cl = {r["sample_id"]: r for r in clusters.to_dicts()}
-        return [{"sample_id": r["sample_id"], "doc_id": r["doc_id"],
-                 "cluster_id": (cl.get(r["sample_id"]) or {}).get("cluster_id"),
-                 "group_id": (cl.get(r["sample_id"]) or {}).get("group_id")}
-                for r in samples.sort("sample_id").to_dicts()]
+        where = store.sql_in("sample_id", sample_ids)
+        clusters = store.read(db_uri, "dedup_clusters", where=where, columns=["sample_id", "cluster_id"])
+        groups = store.read(db_uri, "dedup_groups", where=where, columns=["sample_id", "group_id"])
+        cluster_of = dict(zip(clusters["sample_id"].to_list(), clusters["cluster_id"].to_list()))
+        group_of = dict(zip(groups["sample_id"].to_list(), groups["group_id"].to_list()))
+        return [{"sample_id": s, "doc_id": d, "cluster_id": cluster_of.get(s),
+                 "group_id": group_of.get(s)}
+                for s, d in samples.sort("sample_id").select(["sample_id", "doc_id"]).iter_rows()]

@@ -52,6 +52,10 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("sample_id", S), ("cluster_id", S), ("duplicate_of", S), ("method", S),
         ("similarity", F), ("kept", B), ("fingerprint", S),
     ])),
+    # dedup: looser near-duplicate groups, so related samples never straddle two splits.
+    "dedup_groups": ("sample_id", pa.schema([
+        ("sample_id", S), ("group_id", S), ("fingerprint", S),
+    ])),
     # judge: scores per sample and judge fingerprint; thresholds are applied elsewhere.
     "judgements": ("judgement_id", pa.schema([
         ("judgement_id", S), ("sample_id", S), ("clarity", I), ("faithfulness", I),
