@@ -17,6 +17,8 @@ def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     labels, values = list(map(str, data)), list(data.values())
     (ax.barh if horizontal else ax.bar)(labels, values, color="#3b6ea5")
+    if horizontal:
+        ax.invert_yaxis()  # read top-down in pipeline order
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

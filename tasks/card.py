@@ -22,8 +22,10 @@ from sftforge.card_render import render_card
 from sftforge.failures import failure_counts
 from sftforge.ids import canonical_json, sha256_text
 from sftforge.report import BuildReport
+from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings, read_jsonl, write_jsonl
 
+CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
 
 
@@ -130,8 +132,16 @@ def write_card(release: dict[str, str], export_stats: dict, report: BuildReport)
     summary["table_versions"] = tag_tables(report.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)
+    write_calibration(target, report)
     (target.parent / "LATEST").write_text(version + "\n", "utf-8")
     return {**summary, "release_dir": str(target)}
+
+
+def write_calibration(target: Path, report: BuildReport) -> None:
+    """``dedup_calibration.md``: sample pairs per cosine band, to choose the dedup threshold."""
+    settings = DedupSettings(**report.params.get("dedup", {}))
+    text = calibration_report(report.db_uri, settings, cutoffs=CALIBRATION_CUTOFFS)
+    (target / "dedup_calibration.md").write_text(text, "utf-8")
 
 
 release_task = task(prepare_release, name="release", retries=2, cache_policy=NO_CACHE)
