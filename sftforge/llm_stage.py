@@ -6,6 +6,7 @@ from the environment/settings inside the task so it never becomes a Prefect para
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from sftforge.failures import clear_failures, failure_category, record_failures
 from sftforge.llm import LLMGateway, LLMJob, LLMResult
 from sftforge.settings import ResolvedEndpoint, Settings
 
+EMBEDDED_TIMEOUT_S = 900.0
 LANGUAGE_NAMES = {"zh": "Simplified Chinese (简体中文)", "en": "English"}
 
 
@@ -38,7 +40,11 @@ def resolve_endpoint(ctx: LLMContext, role: str) -> ResolvedEndpoint:
     """The endpoint for ``role``: configured settings, else the embedded local model."""
     endpoint = Settings().endpoint(role, embedded_url=ctx.embedded_url)
     if ctx.embedded_url and endpoint.base_url == ctx.embedded_url and ctx.embedded_model:
-        endpoint = endpoint.model_copy(update={"model": ctx.embedded_model})
+        # llama_cpp.server answers one request at a time: more in flight would only queue and
+        # eat into the client timeout, and CPU generation of a long answer takes minutes.
+        endpoint = endpoint.model_copy(update={
+            "model": ctx.embedded_model, "concurrency": 1,
+            "timeout_s": max(endpoint.timeout_s, EMBEDDED_TIMEOUT_S)})
     return endpoint
 
 
@@ -126,7 +132,9 @@ class EmbeddedEndpoint:
         if self.needed and self._server is None:
             from sftforge.local_llm import LocalLLM
 
-            self._server = LocalLLM(self.settings.home, threads=self.settings.local_llm_threads)
+            threads = self.settings.local_llm_threads or os.cpu_count() or 1
+            self._server = LocalLLM(self.settings.home, threads=threads,
+                                    models_dir=self.settings.models_dir)
             self._server.start()
         return self.context(run_id)
 

@@ -103,8 +103,10 @@ class Settings(BaseSettings):
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
     # Share of items a stage may lose to LLM failures before the whole build fails.
     error_budget: float = 0.25
-    # Local model threads; the machine default leaves one core for the rest of the pipeline.
+    # Embedded model: threads (default: every core, the pipeline waits while it generates) and
+    # where the joined model file lives (default HOME/models; share it between homes).
     local_llm_threads: int | None = None
+    models_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import task
 from pydantic import BaseModel, Field
@@ -30,12 +30,17 @@ from tasks.questions import questions_fingerprint
 from sftforge.settings import QuestionSettings
 
 
+# Bounds are part of the JSON schema sent to the model. llama.cpp turns each into grammar
+# repetitions and rejects a grammar past ~2000 of them, so every bound stays well below that.
+Quote = Annotated[str, Field(max_length=240)]
+
+
 class Answer(BaseModel):
     """The model's answer to one question."""
 
-    reasoning: str = Field(max_length=1500)
-    answer: str = Field(min_length=1, max_length=2000)
-    citations: list[str] = Field(default_factory=list, max_length=3)
+    reasoning: str = Field(max_length=1200)
+    answer: str = Field(min_length=1, max_length=1500)
+    citations: list[Quote] = Field(default_factory=list, max_length=3)
 
 
 def answers_fingerprint(ctx: LLMContext) -> str:
