@@ -17,16 +17,22 @@ from pydantic import BaseModel, Field
 from sftforge import store
 from sftforge.llm import run_usage
 from sftforge.llm_stage import EmbeddedEndpoint, LLMContext
+from sftforge.report import BuildReport
 from sftforge.settings import ChunkSettings, QuestionSettings, Settings
 from tasks.answers import answers_fingerprint, answers_task, pending_questions
-from sftforge.report import BuildReport
 from tasks.card import card_task, release_task
 from tasks.chunk import chunk_task
 from tasks.clean import CleanSettings, clean_task
 from tasks.dedup import DedupSettings, dedup_task
 from tasks.export import ExportSettings, export_task, write_jsonl
 from tasks.ingest import ingest_task, supported
-from tasks.judge import JudgeSettings, apply_thresholds, judge_fingerprint, judge_task, latest_scores
+from tasks.judge import (
+    JudgeSettings,
+    apply_thresholds,
+    judge_fingerprint,
+    judge_task,
+    latest_scores,
+)
 from tasks.questions import pending_chunks, questions_fingerprint, questions_task
 from tasks.split import SplitSettings, split_task
 

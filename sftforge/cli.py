@@ -14,7 +14,13 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 app = typer.Typer(help="Turn your own documents into a supervised fine-tuning dataset.",
@@ -128,6 +134,12 @@ def demo(
     """Write the bundled demo corpus (English + Chinese PDFs) and build a release from it."""
     _prepare_env(home)
     from sftforge.demo_corpus import write_demo_corpus
+    from sftforge.settings import Settings
+
+    if Settings().uses_embedded_llm:
+        # One question per chunk keeps the CPU-only demo near a quarter of an hour.
+        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "1")
+        console.print("embedded local model on CPU: 1 question per chunk for the demo")
 
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)

@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sftforge import progress
-from sftforge.ids import sha256_text
 from sftforge.failures import clear_failures, failure_category, record_failures
+from sftforge.ids import sha256_text
 from sftforge.llm import LLMGateway, LLMJob, LLMResult
 from sftforge.settings import ResolvedEndpoint, Settings
 

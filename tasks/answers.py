@@ -26,9 +26,8 @@ from sftforge.llm_stage import (
     stage_stats,
 )
 from sftforge.prompting import prompt_sha, render
-from tasks.questions import questions_fingerprint
 from sftforge.settings import QuestionSettings
-
+from tasks.questions import questions_fingerprint
 
 # Bounds are part of the JSON schema sent to the model. llama.cpp turns each into grammar
 # repetitions and rejects a grammar past ~2000 of them, so every bound stays well below that.

@@ -17,7 +17,13 @@ from pydantic import BaseModel, Field
 from sftforge import store
 from sftforge.ids import child_id, fingerprint, sha256_text
 from sftforge.llm import LLMJob
-from sftforge.llm_stage import LLMContext, batch_cache_key, resolve_endpoint, run_jobs, stage_stats
+from sftforge.llm_stage import (
+    LLMContext,
+    batch_cache_key,
+    resolve_endpoint,
+    run_jobs,
+    stage_stats,
+)
 from sftforge.prompting import prompt_sha, render
 
 DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness")
