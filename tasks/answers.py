@@ -30,15 +30,16 @@ from sftforge.settings import QuestionSettings
 from tasks.questions import questions_fingerprint
 
 # Bounds are part of the JSON schema sent to the model. llama.cpp turns each into grammar
-# repetitions and rejects a grammar past ~2000 of them, so every bound stays well below that.
-Quote = Annotated[str, Field(max_length=240)]
+# repetitions; past ~1000 characters in one string the server rejects the grammar and drops
+# the connection (measured with llama-cpp-python 0.3.36), so every bound stays below that.
+Quote = Annotated[str, Field(max_length=200)]
 
 
 class Answer(BaseModel):
     """The model's answer to one question."""
 
-    reasoning: str = Field(max_length=1200)
-    answer: str = Field(min_length=1, max_length=1500)
+    reasoning: str = Field(max_length=900)
+    answer: str = Field(min_length=1, max_length=1000)
     citations: list[Quote] = Field(default_factory=list, max_length=3)
 
 

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from sftforge.settings import QuestionSettings
-from tasks.answers import locate_citations
-from tasks.judge import JudgeSettings, apply_thresholds, suspected_injection
+from tasks.answers import Answer, locate_citations
+from tasks.judge import JudgeSettings, Verdict, apply_thresholds, suspected_injection
 from tasks.questions import question_schema, questions_per_chunk
 
 Q = {"question": "What does a nonce-based CSP allow?", "qtype": "factual", "difficulty": "easy"}
@@ -72,3 +72,29 @@ def test_injection_patterns_are_flagged(text: str) -> None:
 ])
 def test_ordinary_security_text_is_not_flagged(text: str) -> None:
     assert not suspected_injection(text)
+
+
+def _string_bounds(schema: dict) -> list[int | None]:
+    """maxLength of every string in a JSON schema (None when unbounded)."""
+    found: list[int | None] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string":
+                found.append(node.get("maxLength"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
+@pytest.mark.parametrize("model", [Answer, Verdict, question_schema(5)])
+def test_every_llm_schema_bounds_its_strings_for_llama_cpp(model: type) -> None:
+    # llama.cpp's server rejects grammars for strings over ~1000 characters and drops the
+    # connection; an unbounded string lets a small model ramble until max_tokens.
+    bounds = _string_bounds(model.model_json_schema())
+    assert bounds and all(b is not None and b <= 1000 for b in bounds), bounds
