@@ -80,8 +80,8 @@ def _string_bounds(schema: dict) -> list[int | None]:
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            if node.get("type") == "string":
-                found.append(node.get("maxLength"))
+            if node.get("type") == "string":  # an enum bounds a string by its values
+                found.append(max(map(len, node["enum"])) if "enum" in node else node.get("maxLength"))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
