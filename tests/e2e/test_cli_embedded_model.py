@@ -49,7 +49,8 @@ def test_build_with_the_embedded_model(tmp_path: Path) -> None:
     render_markdown_pdf(ZH, corpus / "traversal_zh.pdf", title="目录遍历")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SFTFORGE_", "PREFECT_"))}
     env.update(SFTFORGE_HOME=str(tmp_path / "home"), PREFECT_HOME=str(tmp_path / "prefect"),
-               HF_HUB_OFFLINE="1")
+               HF_HUB_OFFLINE="1", SFTFORGE_QUESTION__TEMPERATURE="0",
+               SFTFORGE_ANSWER__TEMPERATURE="0")  # greedy decoding: the same output every run
     # The joined model file is reused across test runs instead of being rebuilt from the parts.
     env["SFTFORGE_MODELS_DIR"] = os.environ.get("SFTFORGE_MODELS_DIR", str(Path.home() / ".cache" / "sftforge" / "models"))
     result = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
