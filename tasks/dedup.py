@@ -31,7 +31,11 @@ from pydantic import BaseModel
 from sftforge import embed, store
 from sftforge.ids import canonical_json, fingerprint, sha256_text
 from sftforge.near_dup import (  # noqa: F401 (exact_pairs is part of this stage's API)
-    DEFAULT_PROBES, components, exact_pairs, near_duplicate_pairs, stable_ids,
+    DEFAULT_PROBES,
+    components,
+    exact_pairs,
+    near_duplicate_pairs,
+    stable_ids,
 )
 from sftforge.schemas import schema_of
 
@@ -46,8 +50,7 @@ CALIBRATED: dict[str, tuple[float, float]] = {
     "e5-small": (0.94, 0.93),
 }
 GROUPS_TABLE = "dedup_groups"
-GROUPS_SCHEMA = pa.schema([("sample_id", pa.string()), ("group_id", pa.string()),
-                           ("fingerprint", pa.string())])
+GROUPS_SCHEMA = schema_of(GROUPS_TABLE)
 # Unicode punctuation, symbols and whitespace: folded away by the exact pass.
 _FOLD = r"[\p{P}\p{S}\s]+"
 
