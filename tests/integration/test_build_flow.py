@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -49,8 +50,9 @@ def test_build_exports_and_second_build_is_free(llm_env, tmp_path: Path) -> None
     assert second["version"] == first["version"]
     assert read_jsonl(Path(second["release_dir"]) / "samples.jsonl") == samples
     assert store.count(Settings().db_uri, "samples") == first["counts"]["samples"]
-    # The API key never reaches releases, data, caches or Prefect results.
+    # The API key never reaches releases, data, caches or Prefect's stored task results.
     assert files_containing(tmp_path, SECRET) == []
+    assert files_containing(Path(os.environ["PREFECT_LOCAL_STORAGE_PATH"]), SECRET) == []
 
 
 def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) -> None:
