@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from sftforge import store
+from sftforge.jsonl import write_jsonl
 from sftforge.llm import run_usage
 from sftforge.llm_stage import EmbeddedEndpoint, LLMContext
 from sftforge.report import BuildReport
@@ -24,7 +25,7 @@ from tasks.card import card_task, release_task
 from tasks.chunk import chunk_task
 from tasks.clean import CleanSettings, clean_task
 from tasks.dedup import DedupSettings, dedup_task
-from tasks.export import ExportSettings, export_task, write_jsonl
+from tasks.export import ExportSettings, export_task
 from tasks.ingest import ingest_task, supported
 from tasks.judge import (
     JudgeSettings,

@@ -21,9 +21,10 @@ from sftforge import store
 from sftforge.card_render import render_card
 from sftforge.failures import failure_counts
 from sftforge.ids import canonical_json, sha256_text
+from sftforge.jsonl import read_jsonl, write_jsonl
 from sftforge.report import BuildReport
 from tasks.dedup import DedupSettings, calibration_report
-from tasks.export import ExportSettings, read_jsonl, write_jsonl
+from tasks.export import ExportSettings
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")

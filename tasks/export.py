@@ -16,7 +16,6 @@ DeepSeek-R1 chat templates expect; ``*_nocot`` files hold the bare answer.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
@@ -24,6 +23,8 @@ from typing import Any, Callable, Iterable, Literal
 import pydantic
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+
+from sftforge.jsonl import read_jsonl, write_json, write_jsonl
 
 Format = Literal["alpaca", "sharegpt", "openai"]
 SPLIT_NAMES = ("train", "val", "test")
@@ -173,34 +174,6 @@ def dataset_info(
 
 
 # --- files ---------------------------------------------------------------------------------
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write ``rows`` as UTF-8 JSON Lines atomically (temp file + rename); returns rows."""
-    tmp, n = path.with_name(path.name + ".tmp"), 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(_dump(row) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented UTF-8 JSON atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
-    os.replace(tmp, path)
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSON Lines file (blank lines ignored)."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
 
 # --- the release ---------------------------------------------------------------------------
 

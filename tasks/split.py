@@ -15,10 +15,8 @@ an old sample only when two groups from different splits merge (the minority sid
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pydantic
@@ -27,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from sftforge import store
 from sftforge.ids import sha256_text
+from sftforge.jsonl import read_jsonl
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -170,18 +169,12 @@ def split_samples(db_uri: str, rows: list[dict[str, Any]], settings: SplitSettin
     return counts
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file (one JSON object per line, blank lines ignored)."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def run_split(db_uri: str, rows_path: str, settings: SplitSettings) -> dict:
     """Task body: split the rows the flow wrote to ``rows_path`` (JSONL of split_samples rows).
 
     A path keeps the task input small and hashable; the rows themselves may be 100k dicts.
     """
-    counts = split_samples(db_uri, read_rows(rows_path), settings)
+    counts = split_samples(db_uri, read_jsonl(rows_path), settings)
     get_run_logger().info("splits: %s", counts)
     return counts
 
