@@ -58,18 +58,49 @@ def estimate_tokens(text: str) -> int:
     """Fast token estimate of ``text`` (rule in the module docstring)."""
     if not text:
         return 0
+    return tokens_from_stats(token_stats(text))
+
+
+TokenStats = tuple[int, int, int]  # (CJK characters, words, non-space characters of the words)
+
+
+def token_stats(text: str) -> TokenStats:
+    """What ``estimate_tokens`` counts in ``text``; stats of joined texts add up (see
+    ``concat_token_stats``), so a chunk's size needs no second pass over its text."""
     if text.isascii():  # the common case needs no CJK scan
         cjk, rest = 0, text
-    else:
-        cjk = len(_CJK_RE.findall(text))
-        rest = _CJK_RE.sub(" ", text) if cjk else text
+    else:  # each match is one character: the count of replacements is the CJK count
+        rest, cjk = _CJK_RE.subn(" ", text)
     words = rest.split()
-    chars = sum(map(len, words))
-    return cjk + math.ceil(max(1.3 * len(words), chars / 4))
+    return cjk, len(words), sum(map(len, words))
+
+
+def tokens_from_stats(stats: TokenStats) -> int:
+    """``estimate_tokens`` of a text from its ``token_stats``."""
+    cjk, words, chars = stats
+    return cjk + math.ceil(max(1.3 * words, chars / 4))
+
+
+def concat_token_stats(left: TokenStats, left_last: str, right: TokenStats,
+                       right_first: str) -> TokenStats:
+    """``token_stats`` of two texts joined, from theirs and the two characters that meet
+    (``left_last``/``right_first``, empty for an empty text): a word that runs across the
+    join is counted once."""
+    cjk, words, chars = left[0] + right[0], left[1] + right[1], left[2] + right[2]
+    if left_last and right_first and _in_word(left_last) and _in_word(right_first):
+        words -= 1
+    return cjk, words, chars
+
+
+def _in_word(ch: str) -> bool:
+    """True for a character ``token_stats`` puts inside a word (not whitespace, not CJK)."""
+    return not ch.isspace() and (ch.isascii() or not _CJK_RE.match(ch))
 
 
 def cjk_share(text: str) -> float:
     """Share of CJK characters among the non-space characters of ``text``."""
+    if text.isascii():
+        return 0.0
     n = len(text) - len(_SPACE_RE.findall(text))
     return len(_CJK_RE.findall(text)) / n if n > 0 else 0.0
 
@@ -139,9 +170,12 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+_WORD_BEFORE_DOT_RE = re.compile(r"([A-Za-z.]+)$")
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the '.' at ``dot`` ends an abbreviation or an initial, not a sentence."""
-    word = re.search(r"([A-Za-z.]+)$", text[max(0, dot - 12):dot])
+    word = _WORD_BEFORE_DOT_RE.search(text, max(0, dot - 12), dot)
     if not word:
         return False
     w = word.group(1).strip(".")
@@ -150,6 +184,9 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 def join_lines(lines: list[str]) -> str:
     """Join wrapped lines into one paragraph: hyphenated breaks joined, no space between CJK."""
+    text = "\n".join(lines)
+    if text.isascii() and not _HYPHEN_EOL_RE.search(text):
+        return " ".join(text.split())  # what the loop below gives for plain ASCII lines
     parts: list[str] = []
     for line in lines:
         line = " ".join(line.split())
@@ -160,7 +197,7 @@ def join_lines(lines: list[str]) -> str:
             parts.append(line)
         elif prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and line[0].islower():
             # "exam-\nple" -> "example", but "DOM-\nbased" keeps its hyphen (acronym part)
-            parts[-1] = prev if _ACRONYM_HYPHEN_RE.search(prev) else prev[:-1]
+            parts[-1] = prev if _ACRONYM_HYPHEN_RE.search(prev[-3:]) else prev[:-1]
             parts.append(line)
         elif not (prev[-1].isascii() or line[0].isascii()) and _CJK_RE.match(prev[-1]) \
                 and _CJK_RE.match(line[0]):
@@ -172,6 +209,7 @@ def join_lines(lines: list[str]) -> str:
 
 
 _ACRONYM_HYPHEN_RE = re.compile(r"[A-Z]{2,}-$")
+_HYPHEN_EOL_RE = re.compile(r"-\s*(?:\n|\Z)")  # a line that ends in a hyphen
 _CJK_GAP_RE = re.compile(f"(?<=[{_CJK}]) +(?=[{_CJK}])")
 
 
@@ -196,40 +234,74 @@ def garbled_share(text: str) -> float:
     runs without spaces, what a font with a broken glyph map often gives).
     Accented letters of real French or German text do not re-decode, so they do not count.
     """
-    words = text.split()
-    n = sum(map(len, words))
+    lengths = list(map(len, text.split()))
+    n = sum(lengths)
     if n <= 0:
         return 0.0
     bad = 0
-    if not text.isascii():  # broken glyphs and mojibake are never plain ASCII
-        bad = len(_BROKEN_RE.findall(text))
-        for m in _MOJIBAKE_RE.finditer(text):
-            if _redecodes(m.group()):
-                bad += len(m.group())
-        # Mojibake with lost bytes no longer re-decodes, but stays a wall of Latin-1 letters:
-        # accented letters stay well under 40% of the characters of real Latin-script text.
-        latin1 = len(_LATIN1_RE.findall(text))
-        if latin1 >= 0.4 * n:
-            bad = max(bad, latin1)
+    # broken glyphs and mojibake are never plain ASCII, and one scan rules them out in most text
+    if not text.isascii() and (_SUSPECT_RE.search(text) or _MOJIBAKE_RE.search(text)):
+        bad = _broken_chars(text, n)
     # Wrong glyph maps can also yield pure symbol soup; real text, even code, stays far below.
-    letters = len(_WORDCHAR_RE.findall(text[:2000]))
-    if letters < 0.4 * min(n, 2000):
+    if _word_chars(text[:2000]) < 0.4 * min(n, 2000):
         symbols = len(_SYMBOL_RE.findall(text))
         if symbols > 0.6 * n:
             bad += symbols
     # ...or lose every word space: Latin text that is mostly 25+ character "words".
-    if max(map(len, words)) >= 25:
-        latin = text if text.isascii() else _CJK_RE.sub(" ", text)
-        jammed = sum(len(w) for w in _LONG_TOKEN_RE.findall(latin))
-        if jammed > 0.5 * max(1, len(latin) - latin.count(" ")) and jammed >= 200:
-            bad += jammed
+    if max(lengths) >= 25:
+        bad += _jammed_chars(text)
     return min(1.0, bad / n)
 
 
-_WORDCHAR_RE = re.compile(r"\w")
+def _jammed_chars(text: str) -> int:
+    """Characters in 25+ character Latin tokens when they are most of the Latin text."""
+    latin = text if text.isascii() else _CJK_RE.sub(" ", text)
+    if latin is not text and max(map(len, latin.split()), default=0) < 25:
+        return 0  # CJK text: its long "words" were CJK runs (no regex scan needed)
+    jammed = sum(len(w) for w in _LONG_TOKEN_RE.findall(latin))
+    if jammed > 0.5 * max(1, len(latin) - latin.count(" ")) and jammed >= 200:
+        return jammed
+    return 0
+
+
+def count_nonspace(text: str) -> int:
+    """Number of non-whitespace characters of ``text`` (ASCII text: a byte table)."""
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _ASCII_SPACE))
+    return sum(map(len, text.split()))
+
+
+_ASCII_SPACE = bytes(b for b in range(128) if chr(b).isspace())
+
+
+def _broken_chars(text: str, n: int) -> int:
+    """Broken glyphs plus mojibake runs of ``text`` (``n`` non-space characters)."""
+    bad = len(_BROKEN_RE.findall(text))
+    for m in _MOJIBAKE_RE.finditer(text):
+        if _redecodes(m.group()):
+            bad += len(m.group())
+    # Mojibake with lost bytes no longer re-decodes, but stays a wall of Latin-1 letters:
+    # accented letters stay well under 40% of the characters of real Latin-script text.
+    latin1 = len(_LATIN1_RE.findall(text))
+    return max(bad, latin1) if latin1 >= 0.4 * n else bad
+
+
+def _word_chars(text: str) -> int:
+    """Number of ``\\w`` characters in ``text`` (ASCII text: a byte table, ~30x faster)."""
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _ASCII_NONWORD))
+    return sum(map(len, _WORDRUN_RE.findall(text)))
+
+
+_ASCII_NONWORD = bytes(b for b in range(128) if not re.match(r"\w", chr(b)))
+_WORDRUN_RE = re.compile(r"\w+")
+_BROKEN_CLASS = ("\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00-\x08\x0b\x0e-\x1f\x7f-\x9f"
+                 "\ufdd0-\ufdef\ufffe\uffff")
 # U+FFFD, private-use areas, C0/C1 controls other than whitespace, noncharacters.
-_BROKEN_RE = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00-\x08\x0b\x0e-\x1f"
-                        "\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
+_BROKEN_RE = re.compile(f"[{_BROKEN_CLASS}]")
+# Any broken glyph or Latin-1 letter (a single class: regex's fast scan); with no mojibake
+# run either, text needs no closer look.
+_SUSPECT_RE = re.compile(f"[{_BROKEN_CLASS}\u0080-\u00ff]")
 _SYMBOL_RE = re.compile(r"[^\w\s]")
 # Whole tokens of 25+ characters with no URL/path/identifier punctuation in them.
 _LONG_TOKEN_RE = re.compile(r"(?<!\S)[^\s/\\.:_=\-]{25,}(?!\S)")
@@ -248,7 +320,9 @@ def _redecodes(run: str) -> bool:
 def markdown_blocks(source: str) -> list[Block]:
     """Blocks of Markdown or plain text: ``#`` headings, fenced/indented code, pipe tables,
     lists, ``$$`` formulas, paragraphs. A form feed starts a new page (plain text exports)."""
-    from markdown_it import MarkdownIt  # rich's dependency; imported here to keep import light
+    from markdown_it import (
+        MarkdownIt,  # rich's dependency; imported here to keep import light
+    )
 
     lines = source.split("\n")
     page_of = _page_numbers(lines)

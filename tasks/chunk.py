@@ -21,7 +21,16 @@ from prefect.context import TaskRunContext
 
 from sftforge import ids, store
 from sftforge.settings import ChunkSettings
-from sftforge.text import cjk_share, detect_lang, estimate_tokens, split_sentences
+from sftforge.text import (
+    TokenStats,
+    cjk_share,
+    concat_token_stats,
+    detect_lang,
+    estimate_tokens,
+    split_sentences,
+    token_stats,
+    tokens_from_stats,
+)
 from tasks.ingest import INGEST_FINGERPRINT
 
 _ATOMIC = ("table", "code", "formula")
@@ -39,6 +48,13 @@ class Unit:
     section: int
     joiner: str  # put before this unit when it follows another in a chunk
     atomic: bool = False
+    stats: TokenStats = (0, 0, 0)  # token_stats(text): a chunk's size is made from these
+
+    @classmethod
+    def of(cls, text: str, page: int, path: tuple[str, ...], section: int, joiner: str,
+           atomic: bool = False) -> Unit:
+        stats = token_stats(text)
+        return cls(text, tokens_from_stats(stats), page, path, section, joiner, atomic, stats)
 
 
 def chunk_fingerprint(settings: ChunkSettings, ingest_fingerprint: str) -> str:
@@ -54,9 +70,10 @@ def chunk_blocks(blocks: list[dict], settings: ChunkSettings, lang: str) -> list
     for section in _sections(units):
         chunks += _pack(section, settings)
     chunks = _merge_small(chunks, settings)
-    out = [_render(c) for c in chunks]
+    stats = [_chunk_stats(c) for c in chunks]
+    out = [_render(c, st) for c, st in zip(chunks, stats)]
     if settings.overlap_sentences > 0:
-        _add_overlap(out, chunks, settings, lang)
+        _add_overlap(out, stats, chunks, settings, lang)
     return out
 
 
@@ -82,9 +99,10 @@ def _units(blocks: list[dict], settings: ChunkSettings, lang: str) -> list[Unit]
             continue
         pieces = _block_units(b, settings, lang, path, section)
         if pieces and pending:
-            first = pieces[0]
+            first = pieces[0]  # pending ends in a newline: the stats just add up
+            first.stats = concat_token_stats(token_stats(pending), "\n", first.stats, "")
+            first.tokens = tokens_from_stats(first.stats)
             first.text = pending + first.text
-            first.tokens = estimate_tokens(first.text)
             pending = ""
         units += pieces
     return units
@@ -107,10 +125,10 @@ def _block_units(b: dict, settings: ChunkSettings, lang: str, path: tuple[str, .
         return []
     if kind in _ATOMIC:
         body = f"```\n{text}\n```" if kind == "code" else text
-        return [Unit(body, estimate_tokens(body), page, path, section, "\n\n", atomic=True)]
-    tokens = estimate_tokens(text)
-    if tokens <= settings.target_tokens:
-        return [Unit(text, tokens, page, path, section, "\n\n")]
+        return [Unit.of(body, page, path, section, "\n\n", atomic=True)]
+    unit = Unit.of(text, page, path, section, "\n\n")
+    if unit.tokens <= settings.target_tokens:
+        return [unit]
     if kind == "list":
         parts, joiner = text.split("\n"), "\n"
     else:
@@ -118,8 +136,7 @@ def _block_units(b: dict, settings: ChunkSettings, lang: str, path: tuple[str, .
     out = []
     for part in parts:
         for piece in _hard_split(part, settings.target_tokens, lang):
-            out.append(Unit(piece, estimate_tokens(piece), page, path, section,
-                            "\n\n" if not out else joiner))
+            out.append(Unit.of(piece, page, path, section, "\n\n" if not out else joiner))
     return out
 
 
@@ -205,7 +222,17 @@ def _merge_small(chunks: list[list[Unit]], settings: ChunkSettings) -> list[list
     return chunks
 
 
-def _render(units: list[Unit]) -> dict[str, Any]:
+def _chunk_stats(units: list[Unit]) -> TokenStats:
+    """``token_stats`` of the text ``_render`` makes of ``units`` (joiners are whitespace or
+    empty, so only a word running across an empty joiner needs care)."""
+    stats, last = units[0].stats, units[0].text[-1:]
+    for u in units[1:]:
+        stats = concat_token_stats(stats, last, u.stats, (u.joiner or u.text)[:1])
+        last = u.text[-1:] or u.joiner[-1:] or last
+    return stats
+
+
+def _render(units: list[Unit], stats: TokenStats) -> dict[str, Any]:
     text = units[0].text + "".join(u.joiner + u.text for u in units[1:])
     paths = [u.path for u in units]
     common = paths[0]
@@ -216,25 +243,27 @@ def _render(units: list[Unit]) -> dict[str, Any]:
         common = common[:n]
     pages = [u.page for u in units]
     return {"text": text, "heading_path": " > ".join(common), "page_start": min(pages),
-            "page_end": max(pages), "n_tokens": estimate_tokens(text)}
+            "page_end": max(pages), "n_tokens": tokens_from_stats(stats)}
 
 
-def _add_overlap(out: list[dict], chunks: list[list[Unit]], settings: ChunkSettings,
-                 lang: str) -> None:
+def _add_overlap(out: list[dict], stats: list[TokenStats], chunks: list[list[Unit]],
+                 settings: ChunkSettings, lang: str) -> None:
     """Start each chunk with the last sentences of the chunk before it in the same section,
     when that chunk ended in prose and the result stays within ``max_tokens``."""
     for i in range(1, len(out)):
         last, first = chunks[i - 1][-1], chunks[i][0]
         if last.atomic or first.atomic or last.section != first.section:
             continue
-        tail = split_sentences(last.text.split("\n")[-1])[-settings.overlap_sentences:]
+        tail = split_sentences(last.text.rpartition("\n")[2])[-settings.overlap_sentences:]
         joiner = "" if _is_cjk(last.text, lang) else " "
         overlap = joiner.join(tail)
-        extra = estimate_tokens(overlap)
+        overlap_stats = token_stats(overlap)
+        extra = tokens_from_stats(overlap_stats)
         if not overlap or out[i]["n_tokens"] + extra + 1 > settings.max_tokens:
             continue
         out[i]["text"] = overlap + "\n\n" + out[i]["text"]
-        out[i]["n_tokens"] = estimate_tokens(out[i]["text"])
+        out[i]["n_tokens"] = tokens_from_stats(concat_token_stats(overlap_stats, "\n",
+                                                                 stats[i], ""))
         out[i]["page_start"] = min(out[i]["page_start"], last.page)
 
 

@@ -21,10 +21,17 @@ from prefect.context import TaskRunContext
 
 from sftforge import ids, store
 from sftforge.pdf import pdf_blocks, read_pdf
-from sftforge.text import Block, ParsedDocument, detect_lang, garbled_share, markdown_blocks
+from sftforge.text import (
+    Block,
+    ParsedDocument,
+    count_nonspace,
+    detect_lang,
+    garbled_share,
+    markdown_blocks,
+)
 
 # Bump when parsing output changes for the same bytes: it is part of the ingest fingerprint.
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: own grid reader for irregular tables (was pymupdf find_tables)
 INGEST_FINGERPRINT = ids.fingerprint("ingest", parser=PARSER_VERSION, pymupdf=pymupdf.VersionBind)
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 _MIN_PAGE_CHARS = 40
@@ -120,7 +127,8 @@ def _first_line(exc: Exception) -> str:
 
 def _check_pages(name: str, pages: list) -> list[str]:
     """Quarantine image-only and garbled PDFs; drop (with a note) single such pages."""
-    chars = [p.n_chars() for p in pages]
+    texts = [p.text() for p in pages]  # built once: the checks below all read it
+    chars = [count_nonspace(t) for t in texts]
     text_pages = [i for i, c in enumerate(chars) if c >= _MIN_PAGE_CHARS]
     scanned = [i for i, c in enumerate(chars) if c < _MIN_PAGE_CHARS and pages[i].has_images]
     if not text_pages or len(scanned) > 0.8 * len(pages):
@@ -129,7 +137,7 @@ def _check_pages(name: str, pages: list) -> list[str]:
                 f"{name}: image-only PDF ({len(scanned)} of {len(pages)} pages have no text "
                 "layer, e.g. a scan); it needs OCR - run e.g. ocrmypdf and add the OCR'd file.")
         raise QuarantineError(f"{name}: no extractable text on any page; check the file.")
-    share = {i: pages[i].garbled() for i in text_pages}
+    share = {i: garbled_share(texts[i][:4000]) for i in text_pages}  # as PageLayout.garbled
     bad = [i for i in text_pages if share[i] >= _GARBLED]
     bad_chars = sum(chars[i] * share[i] for i in text_pages)
     if bad_chars >= _GARBLED * sum(chars[i] for i in text_pages) or len(bad) > len(text_pages) / 2:

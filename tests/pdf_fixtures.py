@@ -201,3 +201,66 @@ def long_table_pdf(path: Path) -> Path:
                 "| Id | Risk | Owner |\n| --- | --- | --- |\n" + rows +
                 "\n\nThe register is reviewed every month by the security team.\n")
     return render_markdown_pdf(markdown, path, header="Risk Register", paper="a6")
+
+
+PANEL_TEXT = {
+    "en": {"title": ("Risk overview", "References"),
+           "cells": [["Risk", "Impact", "", "Technical", "Business"],
+                     ["Injection", "Data loss", "Fines"], ["XSS", "Session theft", "Lost trust"]],
+           "below": "Both risks are rated for a typical web shop.",
+           "side": ("The OWASP project publishes cheat sheets for every risk in this overview. "
+                    "Read the injection prevention sheet first, then the sheet on output "
+                    "encoding, and keep both at hand when you review templates and queries. "
+                    "Each sheet lists the common mistakes and the safe patterns to use.")},
+    "zh": {"title": ("风险概览", "参考资料"),
+           "cells": [["风险", "影响", "", "技术", "业务"],
+                     ["注入", "数据丢失", "罚款"], ["跨站脚本", "会话劫持", "失去信任"]],
+           "below": "两种风险都按典型网店评估。",
+           "side": ("开放式Web应用程序安全项目为本概览中的每一种风险都发布了速查表。"
+                    "建议先阅读注入防护速查表，再阅读输出编码速查表，"
+                    "在审查模板和查询语句时把两份速查表都放在手边。"
+                    "每份速查表都列出了常见错误以及应当使用的安全写法，"
+                    "开发人员可以逐条对照检查自己的代码。")},
+}
+OFF_PAGE_TEXT = "This text sits outside the page"
+
+
+def panel_table_pdf(path: Path) -> Path:
+    """Slide-like pages (English, then Chinese) framed as panels: a title bar split in two,
+    a ruled table with merged cells (a header spanning two rows, one spanning two columns)
+    nested in the left panel with a sentence under it, a long paragraph in the right panel.
+    Page 1 also carries text placed outside the page."""
+    doc = pymupdf.open()
+    for lang, text in PANEL_TEXT.items():
+        page = doc.new_page(width=600, height=450)
+        font = "helv" if lang == "en" else "china-s"
+        _panel_frame(page, text, font)
+        _merged_cell_table(page, text["cells"], font)
+        page.insert_text((64, 300), text["below"], fontname=font, fontsize=9)
+        if lang == "en":
+            page.insert_text((20, 470), OFF_PAGE_TEXT, fontname=font, fontsize=9)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def _panel_frame(page: pymupdf.Page, text: dict, font: str) -> None:
+    for rect in ((40, 150, 560, 420), (40, 150, 330, 175), (330, 150, 560, 420)):
+        page.draw_rect(pymupdf.Rect(rect), color=(0, 0, 0), width=0.8)
+    page.insert_text((48, 167), text["title"][0], fontname=font, fontsize=11)
+    page.insert_text((338, 167), text["title"][1], fontname=font, fontsize=11)
+    page.insert_textbox(pymupdf.Rect(338, 185, 552, 410), text["side"], fontname=font,
+                        fontsize=9)
+
+
+def _merged_cell_table(page: pymupdf.Page, cells: list[list[str]], font: str) -> None:
+    """Columns at x 60/140/220/300, rows at y 200/220/240/260/280; each cell a stroked box."""
+    head, *rows = cells
+    boxes = [((60, 200, 140, 240), head[0]), ((140, 200, 300, 220), head[1]),
+             ((140, 220, 220, 240), head[3]), ((220, 220, 300, 240), head[4])]
+    for r, row in enumerate(rows):
+        y = 240 + 20 * r
+        boxes += [((60 + 80 * c, y, 140 + 80 * c, y + 20), cell) for c, cell in enumerate(row)]
+    for (x0, y0, x1, y1), label in boxes:
+        page.draw_rect(pymupdf.Rect(x0, y0, x1, y1), color=(0, 0, 0), width=0.6)
+        page.insert_text((x0 + 4, y0 + 14), label, fontname=font, fontsize=8)

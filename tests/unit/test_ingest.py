@@ -202,3 +202,56 @@ def test_demo_corpus_is_small_and_parses(tmp_path):
         assert {"heading", "paragraph", "table", "code"} <= kinds and d.n_pages >= 2
     n_chunks = sum(len(chunk_blocks(d.blocks, ChunkSettings(), d.lang)) for d in docs)
     assert 6 <= n_chunks <= 15  # the demo runs a 1.5B model on CPU: few chunks
+
+
+def test_merged_cells_and_tables_nested_in_slide_panels(tmp_path):
+    doc = parse_document(fx.panel_table_pdf(tmp_path / "panels.pdf"))
+    tables = {b["text"].split("\n")[0]: b for b in doc.blocks if b["kind"] == "table"}
+    assert tables["| Risk | Impact |  |"]["text"].split("\n")[1:] == [
+        "| --- | --- | --- |", "|  | Technical | Business |", "| Injection | Data loss | Fines |",
+        "| XSS | Session theft | Lost trust |"]
+    assert tables["| 风险 | 影响 |  |"]["text"].split("\n")[2:] == [
+        "|  | 技术 | 业务 |", "| 注入 | 数据丢失 | 罚款 |", "| 跨站脚本 | 会话劫持 | 失去信任 |"]
+    assert tables["| 风险 | 影响 |  |"]["page"] == 2
+    paras = [b["text"] for b in doc.blocks if b["kind"] == "paragraph"]
+    en = fx.PANEL_TEXT["en"]
+    assert en["below"] in paras and en["side"] in paras  # panels are no table; nothing lost
+    text = "\n".join(b["text"] for b in doc.blocks)
+    assert text.count("Session theft") == 1 and text.count("会话劫持") == 1  # not duplicated
+    assert "每份速查表都列出了常见错误" in text and fx.PANEL_TEXT["zh"]["below"] in text
+    assert fx.OFF_PAGE_TEXT not in text  # text placed outside the page is not content
+
+
+def test_grid_keeps_a_label_box_inside_the_table_frame():
+    from sftforge.pdf_grid import grid_tables
+
+    def box(x0, y0, x1, y1):  # the four sides of a stroked box as rules
+        return [(x0, y0, x1, y0), (x0, y1, x1, y1)], [(x0, y0, x0, y1), (x1, y0, x1, y1)]
+
+    hs, vs = [], []
+    # a header row of three boxes, the middle one holding a smaller label box (a slide's
+    # arrow shape) that touches no cell; two cells of data below
+    for b in [box(0, 0, 60, 40), box(60, 0, 140, 40), box(140, 0, 200, 40),
+              box(70, 10, 130, 30), box(0, 40, 100, 60), box(100, 40, 200, 60)]:
+        hs += b[0]
+        vs += b[1]
+    words = [(70, 14, 130, 26, "Weakness", 0, 0), (10, 44, 50, 56, "App", 1, 0),
+             (110, 44, 150, 56, "Easy", 2, 0), (10, 4, 40, 12, "Agents", 3, 0)]
+    (rows, bbox), = grid_tables((-2, -2, 202, 62), hs, vs, words)
+    texts = [[" ".join(w[4] for w in ws) for ws in row] for row in rows]
+    assert bbox == (0, 0, 200, 60)
+    assert [t for row in texts for t in row if t] == ["Agents", "Weakness", "App", "Easy"]
+
+
+def test_rotated_page_keeps_all_its_text(tmp_path):
+    path = tmp_path / "rotated.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=500)
+    for i in range(12):
+        page.insert_text((30, 60 + 35 * i), f"Step {i} of the landscape checklist is done.",
+                         fontsize=9)
+    page.set_rotation(90)
+    doc.save(path)
+    doc.close()
+    text = "\n".join(b["text"] for b in parse_document(path).blocks)
+    assert all(f"Step {i} of the landscape checklist" in text for i in range(12))
