@@ -28,7 +28,12 @@ from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
 from sftforge import ids, normalize, pii, store
-from sftforge.normalize import mojibake_hits, prose_of, script_counts
+from sftforge.normalize import (
+    mojibake_hits,
+    prose_of,
+    refers_to_unseen_source,
+    script_counts,
+)
 from sftforge.text import estimate_tokens
 
 FIELDS = ("question", "answer", "cot")
@@ -80,6 +85,7 @@ class SampleStats(BaseModel):
     replacement_chars: int
     think_balanced: bool
     refusal: bool
+    unseen_source: bool = False
     repeat_ratio: float
     ending: Ending
     finish_reason: str = ""
@@ -197,6 +203,7 @@ def sample_stats(
         replacement_chars=raw_all.count("\ufffd"),
         think_balanced=all(think_tags_balanced(t) for t in (q, a, c)),
         refusal=is_refusal(a),
+        unseen_source=refers_to_unseen_source(q),
         repeat_ratio=repeat_ratio(q, a),
         ending=ending_of(a),
         finish_reason=finish_reason or "",
@@ -241,6 +248,11 @@ def refusal_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict:
     return (False, "refusal") if st.refusal else True
 
 
+def self_contained_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict:
+    """Drop questions that point at "the passage": the trained model's user has none."""
+    return (False, "refers_to_source") if st.unseen_source else True
+
+
 def repeat_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict:
     """Drop answers that only restate the question."""
     return (False, "repeats_question") if st.repeat_ratio >= cfg.repeat_ratio else True
@@ -277,8 +289,8 @@ def truncation_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict
 # Order decides which reason a sample with several problems is counted under: the most
 # specific diagnosis first (mojibake'd Chinese would otherwise read as "wrong_language").
 FILTERS: tuple[Filter, ...] = (
-    length_filter, mojibake_filter, think_filter, refusal_filter, repeat_filter,
-    language_filter, truncation_filter,
+    length_filter, mojibake_filter, think_filter, refusal_filter, self_contained_filter,
+    repeat_filter, language_filter, truncation_filter,
 )
 
 

@@ -202,3 +202,29 @@ def test_cache_key_ignores_id_order_and_follows_settings() -> None:
                                    "settings": CleanSettings(min_answer_tokens=10)})
     assert key == same != other
     assert clean_fingerprint(SETTINGS) != clean_fingerprint(CleanSettings(repeat_ratio=0.8))
+
+
+@pytest.mark.parametrize("question", [
+    "What are the two main layers of defense described in the passage?",
+    "According to the text, why must session ids be random?",
+    "根据文中内容，CSRF 攻击利用了什么？",
+    "本文提到的会话固定攻击是什么？",
+])
+def test_questions_pointing_at_the_source_are_dropped(question: str) -> None:
+    lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in question) else "en"
+    answer = ("参数化查询把数据和代码分开，因此输入不会被当作语法解析。" if lang == "zh" else
+              "Parameterized queries keep user input out of the SQL grammar, so it is never parsed as code.")
+    out = clean_sample({"sample_id": "s", "question": question, "answer": answer, "cot": ""},
+                       lang, CleanSettings())
+    assert (out["kept"], out["reason"]) == (False, "refers_to_source")
+
+
+@pytest.mark.parametrize("question", [
+    "Which text encoding does the browser assume for a page without a charset?",
+    "What does a passage of untrusted input through innerHTML allow?",
+    "文本框中的输入为什么要做输出编码？",
+])
+def test_self_contained_questions_are_kept_by_the_source_rule(question: str) -> None:
+    from sftforge.normalize import refers_to_unseen_source
+
+    assert not refers_to_unseen_source(question)
