@@ -26,12 +26,13 @@ _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 _TAGGED = re.compile(r"<([A-Za-z_][\w-]*)>(.*?)</\1>", re.S)
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Self-contained, like the questions the stage asks for (no "the text" / "文中").
 _QUESTION_TEMPLATES = (
-    "What does the text say about {}?", "Why does the text mention {}?",
-    "How is {} explained in the text?", "What can be concluded from {}?",
+    "What matters about {}?", "Why is it true that {}?",
+    "How would you explain {}?", "What can be concluded from {}?",
     "Which details support {}?",
 )
-_QUESTION_TEMPLATES_ZH = ("关于“{}”，文中是怎么说的？", "文中为什么提到“{}”？", "如何理解“{}”？")
+_QUESTION_TEMPLATES_ZH = ("关于“{}”，应该怎么理解？", "为什么说“{}”？", "如何理解“{}”？")
 # Booleans named like these default to False (a judge's "injection_suspected" should not fire).
 _FALSE_HINTS = ("suspect", "injection", "refus", "error", "toxic", "pii", "harm", "unsafe")
 
