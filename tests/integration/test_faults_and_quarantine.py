@@ -90,7 +90,10 @@ def test_llm_faults_end_in_samples_or_the_failure_ledger(llm_env, monkeypatch, t
     errors = " | ".join(ledger.values())
     assert "invalid json" in errors, errors
     assert summary["failures"], "ledger failures must reach the summary"
-    assert summary["counts"]["exported"] > 0
+    # The faults cost items, not the build: samples were made and a release was written.
+    # (How many survive curation depends on FakeLLM's pseudo-answers, not on the faults.)
+    assert summary["counts"]["samples"] > 0
+    assert (Path(summary["release_dir"]) / "summary.json").exists()
 
 
 def test_error_budget_fails_the_build_loudly(llm_env, monkeypatch, tmp_path: Path) -> None:
