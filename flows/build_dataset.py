@@ -127,7 +127,7 @@ def generate(doc_ids: list[str], params: BuildParams, llm: EmbeddedEndpoint, run
         run_batches("answers", [(d, answers_task, (ctx, d, params.questions),
                                  lambda _r, d=d: not pending_questions(ctx.db_uri, d, q_fp, a_fp))
                                 for d in todo], report)
-    budget = Settings().error_budget
+    budget = llm.settings.error_budget
     chunk_ids = store.read(ctx.db_uri, "chunks", columns=["chunk_id", "doc_id"])
     report.check_error_budget("questions", ids_of(chunk_ids, "chunk_id", doc_ids), q_fp, budget)
     questions = store.read(ctx.db_uri, "questions", where=f"fingerprint = '{q_fp}'",
@@ -153,19 +153,19 @@ def judge_all(by_doc: dict[str, list[str]], llm: EmbeddedEndpoint, run_id: str,
               report: BuildReport) -> None:
     """Judge each document's cleaned samples (only those without a current judgement)."""
     ctx = llm.context(run_id)
-    scores = latest_scores(ctx.db_uri, ctx, [s for ids in by_doc.values() for s in ids])
+    scores = latest_scores(ctx, [s for ids in by_doc.values() for s in ids])
     todo = {d: ids for d, ids in by_doc.items() if any(s not in scores for s in ids)}
     if not todo:
         return
     ctx = llm.ensure_started(run_id)
 
     def judged(ids: list[str]) -> bool:
-        return set(ids) <= set(latest_scores(ctx.db_uri, ctx, ids))
+        return set(ids) <= set(latest_scores(ctx, ids))
 
     run_batches("judge", [(d, judge_task, (ctx, d, ids), lambda _r, ids=ids: judged(ids))
                           for d, ids in todo.items()], report)
     report.check_error_budget("judge", [s for ids in by_doc.values() for s in ids],
-                              judge_fingerprint(ctx), Settings().error_budget)
+                              judge_fingerprint(ctx), llm.settings.error_budget)
 
 
 def curate(doc_ids: list[str], params: BuildParams, llm: EmbeddedEndpoint, run_id: str,
@@ -182,7 +182,7 @@ def curate(doc_ids: list[str], params: BuildParams, llm: EmbeddedEndpoint, run_i
     scores: dict[str, dict] = {}
     if params.judge_enabled:
         judge_all({d: [s for s in ids if s in kept] for d, ids in by_doc.items()}, llm, run_id, report)
-        scores = latest_scores(ctx.db_uri, llm.context(run_id), sorted(kept))
+        scores = latest_scores(llm.context(run_id), sorted(kept))
         kept = report.apply_thresholds(kept, scores, params.judge, apply_thresholds)
     overall = {s: scores[s]["overall"] for s in kept if s in scores}
     report.stage("dedup", run_checked(dedup_task, lambda _r: store.count(

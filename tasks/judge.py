@@ -119,10 +119,10 @@ def judge_samples(ctx: LLMContext, batch_id: str, sample_ids: list[str]) -> dict
     return stage_stats("judge", results, batch_id=batch_id, judged=len(rows))
 
 
-def latest_scores(db_uri: str, ctx: LLMContext, sample_ids: list[str]) -> dict[str, dict]:
+def latest_scores(ctx: LLMContext, sample_ids: list[str]) -> dict[str, dict]:
     """The current judge's judgement per sample id (sample_id -> row)."""
     fp = judge_fingerprint(ctx)
-    rows = store.read(db_uri, "judgements",
+    rows = store.read(ctx.db_uri, "judgements",
                       where=f"fingerprint = '{fp}' AND " + store.sql_in("sample_id", sample_ids))
     return {r["sample_id"]: r for r in rows.to_dicts()}
 
