@@ -32,8 +32,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sftforge import embed  # noqa: E402
-from sftforge.near_dup import exact_pairs, near_duplicate_pairs  # noqa: E402
+from sftforge.embedding import embedders as embed
+from sftforge.embedding.near_dup import exact_pairs, near_duplicate_pairs  # noqa: E402
 from tasks.dedup import exact_pass  # noqa: E402
 
 THRESHOLD = 0.90

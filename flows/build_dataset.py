@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from sftforge import store
 from sftforge.jsonl import write_jsonl
-from sftforge.llm import run_usage
-from sftforge.llm_stage import EmbeddedEndpoint, LLMContext
-from sftforge.report import BuildReport
+from sftforge.llm.gateway import run_usage
+from sftforge.llm.endpoints import EmbeddedEndpoint, LLMContext
+from sftforge.release.report import BuildReport
 from sftforge.settings import ChunkSettings, QuestionSettings, Settings
 from tasks.answers import answers_fingerprint, answers_task, pending_questions
 from tasks.card import card_task, release_task

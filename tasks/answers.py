@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from sftforge import store
 from sftforge.ids import child_id, fingerprint
-from sftforge.llm import LLMJob, LLMResult
-from sftforge.llm_stage import (
+from sftforge.llm.gateway import LLMJob, LLMResult
+from sftforge.llm.endpoints import (
     LLMContext,
     batch_cache_key,
     language_name,
@@ -25,7 +25,7 @@ from sftforge.llm_stage import (
     run_jobs,
     stage_stats,
 )
-from sftforge.prompting import prompt_sha, render
+from sftforge.llm.prompting import prompt_sha, render
 from sftforge.settings import QuestionSettings
 from tasks.questions import questions_fingerprint
 

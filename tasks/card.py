@@ -18,11 +18,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sftforge import store
-from sftforge.card_render import render_card
-from sftforge.failures import failure_counts
+from sftforge.release.card_render import render_card
+from sftforge.llm.failures import failure_counts
 from sftforge.ids import canonical_json, sha256_text
 from sftforge.jsonl import read_jsonl, write_jsonl
-from sftforge.report import BuildReport
+from sftforge.release.report import BuildReport
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings
 

@@ -3,9 +3,9 @@
 Reads ``samples`` (sample_id, doc_id, question, answer, cot) and ``documents`` (doc_id, lang);
 writes ``clean_samples`` (sample_id, question, answer, cot, kept, reason, pii, fingerprint).
 
-Per sample: ``clean_text`` (``sftforge.normalize``) on each field, statistics on the cleaned text
+Per sample: ``clean_text`` (``sftforge.cleaning.normalize``) on each field, statistics on the cleaned text
 (``sample_stats``; mojibake is measured on the raw text, which NFKC would partly hide), rule
-filters on those statistics, then PII scrubbing (``sftforge.pii``) of every field, kept or
+filters on those statistics, then PII scrubbing (``sftforge.cleaning.pii``) of every field, kept or
 dropped, so no clean text carries PII. As in datatrove, a filter returns ``True`` to keep or
 ``(False, reason)``; the first failing filter names the drop. As in data-juicer, statistics are
 computed first and thresholds applied second. Reasons: ``too_short``, ``too_long``,
@@ -27,8 +27,10 @@ from prefect import task
 from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
-from sftforge import ids, normalize, pii, store
-from sftforge.normalize import (
+from sftforge import ids, store
+from sftforge.cleaning import normalize
+from sftforge.cleaning import pii
+from sftforge.cleaning.normalize import (
     mojibake_hits,
     prose_of,
     refers_to_unseen_source,

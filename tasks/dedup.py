@@ -6,7 +6,7 @@ Two passes over the corpus, in one union-find closure:
    punctuation removed), so width, case and spacing variants collapse;
 2. semantic: embeddings of ``question + "\\n" + answer`` (stored in LanceDB, one table per model,
    only new texts embedded), all pairs above the cosine threshold found by cluster-then-compare
-   (``sftforge.near_dup``), edges only between samples of the same language so a translation is
+   (``sftforge.embedding.near_dup``), edges only between samples of the same language so a translation is
    never dropped as a duplicate of its original.
 
 Every earlier sample with a stored embedding or an earlier ``dedup_clusters`` row (each earlier
@@ -28,9 +28,10 @@ from prefect import task
 from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
-from sftforge import embed, store
+from sftforge import store
+from sftforge.embedding import embedders as embed
 from sftforge.ids import canonical_json, fingerprint, sha256_text
-from sftforge.near_dup import (  # noqa: F401 (exact_pairs is part of this stage's API)
+from sftforge.embedding.near_dup import (  # noqa: F401 (exact_pairs is part of this stage's API)
     DEFAULT_PROBES,
     components,
     exact_pairs,

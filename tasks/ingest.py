@@ -20,7 +20,7 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from sftforge import ids, store
-from sftforge.pdf import pdf_blocks, read_pdf
+from sftforge.parsing.pdf import pdf_blocks, read_pdf
 from sftforge.text import (
     Block,
     ParsedDocument,

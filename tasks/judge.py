@@ -16,15 +16,15 @@ from pydantic import BaseModel, Field
 
 from sftforge import store
 from sftforge.ids import child_id, fingerprint, sha256_text
-from sftforge.llm import LLMJob
-from sftforge.llm_stage import (
+from sftforge.llm.gateway import LLMJob
+from sftforge.llm.endpoints import (
     LLMContext,
     batch_cache_key,
     resolve_endpoint,
     run_jobs,
     stage_stats,
 )
-from sftforge.prompting import prompt_sha, render
+from sftforge.llm.prompting import prompt_sha, render
 
 DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness")
 

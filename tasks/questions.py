@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, create_model
 
 from sftforge import store
 from sftforge.ids import child_id, fingerprint, sha256_text
-from sftforge.llm import LLMJob
-from sftforge.llm_stage import (
+from sftforge.llm.gateway import LLMJob
+from sftforge.llm.endpoints import (
     LLMContext,
     batch_cache_key,
     language_name,
@@ -22,7 +22,7 @@ from sftforge.llm_stage import (
     run_jobs,
     stage_stats,
 )
-from sftforge.prompting import prompt_sha, render
+from sftforge.llm.prompting import prompt_sha, render
 from sftforge.settings import QuestionSettings
 
 QType = Literal["factual", "conceptual", "reasoning", "how-to", "scenario"]

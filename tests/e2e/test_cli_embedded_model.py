@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sftforge.demo_corpus import render_markdown_pdf
-from sftforge.local_llm import local_llm_available
+from sftforge.llm.local import local_llm_available
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from flows.build_dataset import BuildParams, build_dataset
 from sftforge import store
 from sftforge.cli import app
-from sftforge.llm_stage import EmbeddedEndpoint
-from sftforge.report import ErrorBudgetExceeded
+from sftforge.llm.endpoints import EmbeddedEndpoint
+from sftforge.release.report import ErrorBudgetExceeded
 from sftforge.settings import Settings
 from tasks.answers import answers_fingerprint, current_questions
 from tasks.questions import questions_fingerprint

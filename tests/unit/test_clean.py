@@ -225,6 +225,6 @@ def test_questions_pointing_at_the_source_are_dropped(question: str) -> None:
     "文本框中的输入为什么要做输出编码？",
 ])
 def test_self_contained_questions_are_kept_by_the_source_rule(question: str) -> None:
-    from sftforge.normalize import refers_to_unseen_source
+    from sftforge.cleaning.normalize import refers_to_unseen_source
 
     assert not refers_to_unseen_source(question)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from sftforge import store
-from sftforge.near_dup import stable_ids
+from sftforge.embedding.near_dup import stable_ids
 from tasks.dedup import (
     DedupSettings, calibration_report, dedup_cache_key, dedup_samples, duplicate_reason,
     exact_pairs, exact_pass, near_duplicate_pairs,

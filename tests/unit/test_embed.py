@@ -10,7 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sftforge import embed, store
+from sftforge import store
+from sftforge.embedding import embedders as embed
 
 
 @dataclass

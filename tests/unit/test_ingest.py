@@ -1,4 +1,4 @@
-"""tasks.ingest and sftforge.pdf on PDFs the tests write: broken files are quarantined with a
+"""tasks.ingest and sftforge.parsing.pdf on PDFs the tests write: broken files are quarantined with a
 reason that names the file and what to do; good files give headings, tables, code, pages."""
 
 import json
@@ -8,7 +8,7 @@ import pymupdf
 import pytest
 
 from sftforge import ids, store
-from sftforge.pdf import reading_order
+from sftforge.parsing.pdf import reading_order
 from tasks.ingest import (
     QuarantineError,
     _ingest_cache_key,
@@ -223,7 +223,7 @@ def test_merged_cells_and_tables_nested_in_slide_panels(tmp_path):
 
 
 def test_grid_keeps_a_label_box_inside_the_table_frame():
-    from sftforge.pdf_grid import grid_tables
+    from sftforge.parsing.pdf_grid import grid_tables
 
     def box(x0, y0, x1, y1):  # the four sides of a stroked box as rules
         return [(x0, y0, x1, y0), (x0, y1, x1, y1)], [(x0, y0, x0, y1), (x1, y0, x1, y1)]

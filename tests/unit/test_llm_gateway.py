@@ -16,8 +16,8 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from sftforge.failures import clear_failures, failure_category, failure_counts, record_failures
-from sftforge.llm import (
+from sftforge.llm.failures import clear_failures, failure_category, failure_counts, record_failures
+from sftforge.llm.gateway import (
     LLMGateway, LLMJob, LLMResult, _retry_after, parse_json, run_usage, schema_instruction,
     split_reasoning,
 )

@@ -1,4 +1,4 @@
-"""Tests for sftforge.local_llm: joining model parts, discovery, server lifecycle."""
+"""Tests for sftforge.llm.local: joining model parts, discovery, server lifecycle."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sftforge import local_llm
-from sftforge.local_llm import (
+from sftforge.llm import local as local_llm
+from sftforge.llm.local import (
     MODEL_ALIAS,
     LocalLLM,
     LocalLLMError,
@@ -195,7 +195,7 @@ def test_server_env_drops_settings_and_secrets(monkeypatch: pytest.MonkeyPatch) 
         "MODEL",
     } & set(env)
     assert env["LC_ALL"] == "zh_CN.UTF-8" and "PATH" in env
-    assert str(Path(local_llm.__file__).resolve().parents[1]) in env["PYTHONPATH"]
+    assert str(Path(local_llm.__file__).resolve().parents[2]) in env["PYTHONPATH"]
 
 
 def test_command_binds_loopback_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

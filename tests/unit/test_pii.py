@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from sftforge.pii import cn_id_valid, luhn_valid, scrub
+from sftforge.cleaning.pii import cn_id_valid, luhn_valid, scrub
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 ``read_page(page)`` -> ``PageLayout``: horizontal lines with their font facts (dominant size,
 bold, monospace, math), ruled tables as Markdown (lines inside a table are replaced by it),
-grouped into text regions and ordered by XY-cut (``sftforge.reading_order``).
+grouped into text regions and ordered by XY-cut (``sftforge.parsing.reading_order``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import pymupdf
 
-from sftforge.pdf_tables import TEXT_FLAGS, Table, find_tables
-from sftforge.reading_order import reading_order
+from sftforge.parsing.pdf_tables import TEXT_FLAGS, Table, find_tables
+from sftforge.parsing.reading_order import reading_order
 from sftforge.text import garbled_share
 
 _MIN_PAGE_CHARS = 40  # fewer non-space characters than this: the page carries no real text

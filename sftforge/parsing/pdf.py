@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import pymupdf
 
-from sftforge.pdf_blocks import build_blocks
-from sftforge.pdf_page import Line, PageLayout, read_page
-from sftforge.pdf_running_lines import drop_running_lines
-from sftforge.pdf_tables import Table, find_tables, table_markdown
-from sftforge.reading_order import reading_order
+from sftforge.parsing.pdf_blocks import build_blocks
+from sftforge.parsing.pdf_page import Line, PageLayout, read_page
+from sftforge.parsing.pdf_running_lines import drop_running_lines
+from sftforge.parsing.pdf_tables import Table, find_tables, table_markdown
+from sftforge.parsing.reading_order import reading_order
 from sftforge.text import Block
 
 __all__ = ["Line", "PageLayout", "Table", "build_blocks", "drop_running_lines", "find_tables",

@@ -1,4 +1,4 @@
-"""Jinja2 prompt files beside the code (``sftforge/prompts/<name>.system.j2`` / ``.user.j2``).
+"""Jinja2 prompt files beside the code (``sftforge/llm/prompts/<name>.system.j2`` / ``.user.j2``).
 
 A prompt's sha256 goes into its stage fingerprint, so editing a prompt invalidates exactly the
 results that depended on it (Prefect's TASK_SOURCE would not see the file change).

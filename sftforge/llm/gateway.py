@@ -3,8 +3,8 @@
 It owns concurrency, retries with backoff that honour ``Retry-After``, JSON answers validated by
 pydantic (json-repair, then one re-ask), ``finish_reason=length`` as a failure, reasoning capture
 (``reasoning_content`` or ``<think>``), token accounting and the request cache/log
-(``sftforge.llm_cache``). Per-item failures never raise: they come back as an :class:`LLMResult`
-with ``error`` set, for the failure ledger (``sftforge.failures``).
+(``sftforge.llm.cache``). Per-item failures never raise: they come back as an :class:`LLMResult`
+with ``error`` set, for the failure ledger (``sftforge.llm.failures``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import json_repair
 import openai
 import pydantic
 
-from sftforge.llm_cache import CachedReply, RequestCache, request_key, run_usage
+from sftforge.llm.cache import CachedReply, RequestCache, request_key, run_usage
 from sftforge.settings import ResolvedEndpoint
 
 __all__ = ["LLMGateway", "LLMJob", "LLMResult", "run_usage", "schema_instruction"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from sftforge.pdf_page import BULLET_RE, Line, PageLayout
+from sftforge.parsing.pdf_page import BULLET_RE, Line, PageLayout
 from sftforge.text import Block
 
 _CODEISH_RE = re.compile(r"[=;{}<>\"]|\w\(|^\W*$")

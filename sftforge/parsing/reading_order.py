@@ -1,7 +1,7 @@
 """Reading order of boxes on a page by recursive XY-cut (columns are read one after the other).
 
 Input: text-region and table boxes ``(x0, y0, x1, y1)`` of one page; output: their indices in
-reading order. Used by ``sftforge.pdf_page.read_page``.
+reading order. Used by ``sftforge.parsing.pdf_page.read_page``.
 """
 
 from __future__ import annotations

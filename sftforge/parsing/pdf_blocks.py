@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from sftforge.pdf_headings import body_size, infer_headings, match_toc
-from sftforge.pdf_page import BULLET_RE, Line, PageLayout
-from sftforge.pdf_tables import Table
+from sftforge.parsing.pdf_headings import body_size, infer_headings, match_toc
+from sftforge.parsing.pdf_page import BULLET_RE, Line, PageLayout
+from sftforge.parsing.pdf_tables import Table
 from sftforge.text import Block, join_lines
 
 

@@ -1,7 +1,7 @@
 """Ruled tables of a PDF page as Markdown.
 
 ``find_tables(page, data, textpage, rect)`` reads the page's vector rules once
-(``sftforge.pdf_rules``) and the cells of every grid they form (``sftforge.pdf_grid``:
+(``sftforge.parsing.pdf_rules``) and the cells of every grid they form (``sftforge.parsing.pdf_grid``:
 regular lattices, merged cells, tables nested in panels), filled with the words of the text
 pass. ``table_markdown(rows)`` renders cells, or rejects layout grids (slide panels, text
 boxes).
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from sftforge.pdf_grid import grid_tables
-from sftforge.pdf_rules import closing_rules, grid_regions, may_draw_rules, page_rules
+from sftforge.parsing.pdf_grid import grid_tables
+from sftforge.parsing.pdf_rules import closing_rules, grid_regions, may_draw_rules, page_rules
 from sftforge.text import join_lines
 
 # No TEXT_MEDIABOX_CLIP: it bounds every glyph (~10% of the text pass); text outside the page
-# is dropped per span in sftforge.pdf_page instead.
+# is dropped per span in sftforge.parsing.pdf_page instead.
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE
 
 

@@ -235,7 +235,7 @@ _ENV_KEEP = {
 
 def _server_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
-    src_root = str(Path(__file__).resolve().parents[1])  # so `-m sftforge.local_llm` imports
+    src_root = str(Path(__file__).resolve().parents[2])  # so `-m sftforge.llm.local` imports
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src_root, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -335,7 +335,7 @@ class LocalLLM:
             "use_mlock": "false",
         }
         args = [arg for name, value in flags.items() for arg in (f"--{name}", value)]
-        return [sys.executable, "-m", "sftforge.local_llm", *args]
+        return [sys.executable, "-m", "sftforge.llm.local", *args]
 
     def _wait_ready(self) -> bool:
         """Poll ``/v1/models`` until it lists our alias; False when the server died."""

@@ -17,7 +17,7 @@ from sftforge import store
 from sftforge.ids import child_id
 
 if TYPE_CHECKING:  # only for type hints: the ledger does not need the gateway at runtime
-    from sftforge.llm import LLMResult
+    from sftforge.llm.gateway import LLMResult
 
 TABLE = "failures"
 RAW_OUTPUT_CHARS = 4000

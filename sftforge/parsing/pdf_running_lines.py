@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from sftforge.pdf_page import Line, PageLayout
+from sftforge.parsing.pdf_page import Line, PageLayout
 
 _PAGE_NUM_RE = re.compile(
     r"^\W*(page|p\.|第)?\s*(\d{1,4}|[ivxlc]{1,6})\s*((of|/|共)\s*\d+)?\s*页?\W*$", re.I)

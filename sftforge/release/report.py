@@ -12,7 +12,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, Field
 
 from sftforge import store
-from sftforge.failures import failure_category
+from sftforge.llm.failures import failure_category
 
 
 class ErrorBudgetExceeded(RuntimeError):

@@ -12,9 +12,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sftforge import progress
-from sftforge.failures import clear_failures, failure_category, record_failures
+from sftforge.llm.failures import clear_failures, failure_category, record_failures
 from sftforge.ids import sha256_text
-from sftforge.llm import LLMGateway, LLMJob, LLMResult
+from sftforge.llm.gateway import LLMGateway, LLMJob, LLMResult
 from sftforge.settings import ResolvedEndpoint, Settings
 
 EMBEDDED_TIMEOUT_S = 900.0
@@ -122,7 +122,7 @@ class EmbeddedEndpoint:
         ctx = LLMContext(db_uri=self.settings.db_uri, home=str(self.settings.home), run_id=run_id)
         if not self.needed:
             return ctx
-        from sftforge.local_llm import MODEL_ALIAS
+        from sftforge.llm.local import MODEL_ALIAS
 
         url = self._server.base_url if self._server else EMBEDDED_NOT_STARTED
         return ctx.model_copy(update={"embedded_url": url, "embedded_model": MODEL_ALIAS})
@@ -130,7 +130,7 @@ class EmbeddedEndpoint:
     def ensure_started(self, run_id: str) -> LLMContext:
         """Start the embedded model if it is in use and not running yet; return the context."""
         if self.needed and self._server is None:
-            from sftforge.local_llm import LocalLLM
+            from sftforge.llm.local import LocalLLM
 
             threads = self.settings.local_llm_threads or os.cpu_count() or 1
             self._server = LocalLLM(self.settings.home, threads=threads,

@@ -1,0 +1,1 @@
+"""Text cleaning: Unicode normalisation, language/script statistics and PII scrubbing."""

@@ -1,0 +1,1 @@
+"""LLM access: the OpenAI-compatible gateway, request cache, failure ledger, endpoints per role, the embedded model and the Jinja2 prompts."""

@@ -1,0 +1,1 @@
+"""Parsing: PDF pages into blocks in reading order (headings, paragraphs, tables, code), running headers removed."""

@@ -1,0 +1,1 @@
+"""Releases: the build report and the dataset card."""
