@@ -76,12 +76,13 @@ def build(
     _prepare_env(home)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
-    from sftforge.release.report import ErrorBudgetExceeded
+    from sftforge.stage import ErrorBudgetExceeded
 
     if not path.exists():
         console.print(f"[red]error: {path} does not exist; pass a document or a folder[/red]")
         raise typer.Exit(2)
-    params = _build_params(BuildParams, path, out, judge)
+    params = BuildParams(input_path=str(path.resolve()), out_dir=str(out.resolve()),
+                         **({} if judge else {"judge_enabled": False}))
     with _progress() as bar:
         progress.install(bar)
         try:
@@ -92,14 +93,6 @@ def build(
         finally:
             progress.install(None)
     _print_summary(summary)
-
-
-def _build_params(cls: Any, path: Path, out: Path, judge: bool) -> Any:
-    from sftforge.settings import Settings
-
-    settings = Settings()
-    return cls(input_path=str(path.resolve()), out_dir=str(out.resolve()), chunk=settings.chunk,
-               questions=settings.questions, judge_enabled=judge)
 
 
 @app.command()

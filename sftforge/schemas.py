@@ -62,6 +62,11 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("relevance", I), ("completeness", I), ("overall", F), ("reason", S),
         ("injection_suspected", B), ("model", S), ("fingerprint", S),
     ])),
+    # selection: per build, whether each candidate sample is kept, and which stage dropped it.
+    "selection": ("selection_id", pa.schema([
+        ("selection_id", S), ("run_id", S), ("sample_id", S), ("doc_id", S), ("stage", S),
+        ("kept", B), ("reason", S),
+    ])),
     # split: stable train/val/test assignment of each selected sample.
     "splits": ("sample_id", pa.schema([
         ("sample_id", S), ("cluster_id", S), ("split", S), ("group_key", S),

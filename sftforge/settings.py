@@ -24,6 +24,8 @@ from pydantic_settings import (
 # (llama.cpp server, grammar-constrained), "json_schema" = OpenAI structured outputs,
 # "json_object" = plain JSON mode, "none" = prompt only. The schema is always in the prompt too.
 JsonMode = Literal["schema_object", "json_schema", "json_object", "none"]
+# Every role an LLM stage can play; each may have its own endpoint.
+ROLES = ("question", "answer", "judge")
 
 
 class LLMEndpoint(BaseModel):
@@ -40,12 +42,14 @@ class LLMEndpoint(BaseModel):
     json_mode: JsonMode | None = None
 
 
-class ResolvedEndpoint(BaseModel):
-    """An endpoint with every field set; what the LLM gateway is built from."""
+class EndpointSpec(BaseModel):
+    """An endpoint with every field set except the key: what stages and fingerprints see.
+
+    It travels in the build context (a Prefect parameter), so it must never hold a secret.
+    """
 
     base_url: str
     model: str
-    api_key: SecretStr = SecretStr("sk-no-key")
     concurrency: int = 4
     timeout_s: float = 120.0
     max_retries: int = 4
@@ -53,6 +57,16 @@ class ResolvedEndpoint(BaseModel):
     max_tokens: int = 1024
     # How JSON output is requested; see JsonMode.
     json_mode: JsonMode = "json_object"
+
+
+class ResolvedEndpoint(EndpointSpec):
+    """An endpoint with its API key: what the LLM gateway is built from, inside a task."""
+
+    api_key: SecretStr = SecretStr("sk-no-key")
+
+    def spec(self) -> EndpointSpec:
+        """The same endpoint without its key."""
+        return EndpointSpec(**self.model_dump(exclude={"api_key"}))
 
 
 class ChunkSettings(BaseModel):
@@ -76,8 +90,8 @@ def _default_home() -> Path:
     return Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser()
 
 
-class Settings(BaseSettings):
-    """All sftforge settings. ``home`` holds LanceDB, the request cache and Prefect results."""
+class SftforgeSources(BaseSettings):
+    """Where every sftforge setting is read from (see the module docstring)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SFTFORGE_",
@@ -86,27 +100,6 @@ class Settings(BaseSettings):
         extra="ignore",
         toml_file="sftforge.toml",
     )
-
-    home: Path = Field(default_factory=_default_home)
-    # Global endpoint: SFTFORGE_LLM_BASE_URL / _MODEL / _API_KEY. No base URL = embedded model.
-    llm_base_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_concurrency: int = 4
-    llm_timeout_s: float = 180.0
-    llm_max_retries: int = 4
-    llm_json_mode: JsonMode | None = None
-    question: LLMEndpoint = Field(default_factory=LLMEndpoint)
-    answer: LLMEndpoint = Field(default_factory=LLMEndpoint)
-    judge: LLMEndpoint = Field(default_factory=LLMEndpoint)
-    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
-    questions: QuestionSettings = Field(default_factory=QuestionSettings)
-    # Share of items a stage may lose to LLM failures before the whole build fails.
-    error_budget: float = 0.25
-    # Embedded model: threads (default: every core, the pipeline waits while it generates) and
-    # where the joined model file lives (default HOME/models; share it between homes).
-    local_llm_threads: int | None = None
-    models_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -121,6 +114,33 @@ class Settings(BaseSettings):
         toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
         return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
 
+
+class Settings(SftforgeSources):
+    """Operational settings: data home, endpoints and keys, error budget, embedded model.
+
+    What shapes the dataset (chunking, question counts, thresholds, splits, formats) is in
+    the build parameters (``flows.params.BuildParams``), read from the same sources.
+    """
+
+    home: Path = Field(default_factory=_default_home)
+    # Global endpoint: SFTFORGE_LLM_BASE_URL / _MODEL / _API_KEY. No base URL = embedded model.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_concurrency: int = 4
+    llm_timeout_s: float = 180.0
+    llm_max_retries: int = 4
+    llm_json_mode: JsonMode | None = None
+    question: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    answer: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    judge: LLMEndpoint = Field(default_factory=LLMEndpoint)
+    # Share of items a stage may lose to LLM failures before the whole build fails.
+    error_budget: float = 0.25
+    # Embedded model: threads (default: every core, the pipeline waits while it generates) and
+    # where the joined model file lives (default HOME/models; share it between homes).
+    local_llm_threads: int | None = None
+    models_dir: Path | None = None
+
     @property
     def db_uri(self) -> str:
         """Where the LanceDB database lives."""
@@ -128,8 +148,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_embedded_llm(self) -> bool:
-        """True when no role has a base URL, so the embedded local model must be started."""
-        return not any(self._role(r).base_url or self.llm_base_url for r in ("question", "answer"))
+        """True when some role has no base URL, so the embedded local model must be started."""
+        return not all(self._role(r).base_url or self.llm_base_url for r in ROLES)
 
     def _role(self, role: str) -> LLMEndpoint:
         return getattr(self, role)

@@ -14,13 +14,13 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from prefect import task
-from prefect.context import TaskRunContext
+from pydantic import Field
 
 from sftforge import ids, store
 from sftforge.settings import ChunkSettings
+from sftforge.stage import BuildContext, Stage, StageStats
 from sftforge.text import (
     TokenStats,
     cjk_share,
@@ -292,13 +292,31 @@ def chunk_document(doc_id: str, db_uri: str, settings: ChunkSettings) -> dict[st
     return {"doc_id": doc_id, "chunks": len(out), "chunk_ids": [r["chunk_id"] for r in out]}
 
 
-def _chunk_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """doc_id (content hash) + chunk fingerprint + database; never the run id."""
-    fp = chunk_fingerprint(parameters["settings"], INGEST_FINGERPRINT)
-    return ids.sha256_text(f"chunk|{parameters['doc_id']}|{fp}|{parameters['db_uri']}")
+class ChunkStage(Stage):
+    """``documents`` (blocks, lang) -> ``chunks``; one task run per pending document.
 
+    A document is pending when it has no chunks cut with the current settings and parser.
+    """
 
-chunk_task = task(
-    chunk_document, name="chunk", retries=2, retry_delay_seconds=[1, 5],
-    cache_key_fn=_chunk_cache_key, persist_result=True,
-)
+    name: ClassVar[str] = "chunk"
+    reads: ClassVar[tuple[str, ...]] = ("documents",)
+    writes: ClassVar[str] = "chunks"
+    batch_size: ClassVar[int] = 1
+    settings: ChunkSettings = Field(default_factory=ChunkSettings)
+
+    def fingerprint(self, ctx: BuildContext) -> str:
+        return chunk_fingerprint(self.settings, INGEST_FINGERPRINT)
+
+    def pending(self, ctx: BuildContext) -> list[dict[str, Any]]:
+        where = f"fingerprint = '{ctx.fp(self.name)}' AND " + store.sql_in("doc_id", ctx.doc_ids)
+        done = set(store.read(ctx.db_uri, "chunks", where=where, columns=["doc_id"])["doc_id"])
+        docs = store.read(ctx.db_uri, "documents", columns=["doc_id", "source"],
+                          where=store.sql_in("doc_id", [d for d in ctx.doc_ids if d not in done]))
+        return docs.sort("doc_id").to_dicts()
+
+    def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
+        made = [chunk_document(i["doc_id"], ctx.db_uri, self.settings)["chunks"] for i in items]
+        return StageStats(stage=self.name, items_in=len(items), kept=sum(made))
+
+    def label(self, items: list[dict[str, Any]]) -> str:
+        return ", ".join(i["source"] for i in items)

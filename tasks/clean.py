@@ -21,10 +21,8 @@ from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, ClassVar, Literal
 
-from prefect import task
-from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
 from sftforge import ids, store
@@ -36,6 +34,7 @@ from sftforge.cleaning.normalize import (
     refers_to_unseen_source,
     script_counts,
 )
+from sftforge.stage import BuildContext, CurationStage, StageStats
 from sftforge.text import estimate_tokens
 
 FIELDS = ("question", "answer", "cot")
@@ -388,18 +387,33 @@ def clean_samples(
     }
 
 
-def clean_cache_key(context: TaskRunContext | None, parameters: dict[str, Any]) -> str:
-    """Cache key of ``clean_task``: database, sorted sample ids, stage fingerprint; no run id."""
-    settings = parameters.get("settings") or CleanSettings()
-    sample_ids = sorted(set(parameters["sample_ids"]))
-    parts = [parameters["db_uri"], clean_fingerprint(settings), sample_ids]
-    return "clean-" + ids.sha256_text(ids.canonical_json(parts))
+class CleanStage(CurationStage):
+    """Candidates' ``samples`` -> ``clean_samples``; drops bad samples with a reason."""
 
+    name: ClassVar[str] = "clean"
+    reads: ClassVar[tuple[str, ...]] = ("samples", "documents", "selection")
+    writes: ClassVar[str] = "clean_samples"
+    settings: CleanSettings = CleanSettings()
 
-@task(name="clean", retries=2, retry_delay_seconds=[2, 10], cache_key_fn=clean_cache_key,
-      persist_result=True)
-def clean_task(
-    db_uri: str, sample_ids: list[str], settings: CleanSettings | None = None
-) -> dict[str, Any]:
-    """Prefect entry of the clean stage: ``samples`` -> ``clean_samples``; returns the stats."""
-    return clean_samples(db_uri, sample_ids, settings or CleanSettings())
+    def fingerprint(self, ctx: BuildContext) -> str:
+        return clean_fingerprint(self.settings)
+
+    def _cleaned(self, ctx: BuildContext, sample_ids: list[str], kept: bool | None = None) -> Any:
+        where = f"fingerprint = '{ctx.fp(self.name)}' AND " + store.sql_in("sample_id", sample_ids)
+        frame = store.read(ctx.db_uri, "clean_samples", where=where,
+                           columns=["sample_id", "kept", "reason"])
+        return frame if kept is None else frame.filter(frame["kept"] == kept)
+
+    def pending(self, ctx: BuildContext) -> list[dict[str, Any]]:
+        ids = self.candidates(ctx)
+        done = set(self._cleaned(ctx, ids)["sample_id"].to_list()) if ids else set()
+        return [{"sample_id": s} for s in ids if s not in done]
+
+    def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
+        stats = clean_samples(ctx.db_uri, [i["sample_id"] for i in items], self.settings)
+        return StageStats(stage=self.name, items_in=stats["in"], kept=stats["kept"],
+                          extra={"pii": stats["pii"]})
+
+    def verdicts(self, ctx: BuildContext, sample_ids: list[str]) -> dict[str, str]:
+        dropped = self._cleaned(ctx, sample_ids, kept=False)
+        return dict(zip(dropped["sample_id"].to_list(), dropped["reason"].to_list()))

@@ -19,16 +19,15 @@ test item leaks as surely as a paraphrased one.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections import Counter
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from prefect import task
-from prefect.context import TaskRunContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from sftforge import store
+from sftforge import selection, store
 from sftforge.embedding import embedders as embed
 from sftforge.ids import canonical_json, fingerprint, sha256_text
 from sftforge.embedding.near_dup import (  # noqa: F401 (exact_pairs is part of this stage's API)
@@ -39,6 +38,8 @@ from sftforge.embedding.near_dup import (  # noqa: F401 (exact_pairs is part of 
     stable_ids,
 )
 from sftforge.schemas import schema_of
+from sftforge.stage import BuildContext, CurationStage, StageStats
+from tasks.judge import scores_for
 
 log = logging.getLogger(__name__)
 
@@ -368,23 +369,35 @@ def calibration_report(db_uri: str, settings: DedupSettings,
     return "\n".join(out + sections) + "\n"
 
 
-def dedup_cache_key(_context: TaskRunContext | None, parameters: dict[str, Any]) -> str:
-    """Cache key of ``dedup_task``: database, sorted ids, settings, scores, table versions.
+def drop_reasons(db_uri: str, sample_ids: list[str]) -> dict[str, str]:
+    """sample_id -> ``duplicate_<method>`` for the samples that are not their cluster's kept one."""
+    rows = store.read(db_uri, "dedup_clusters", where=store.sql_in("sample_id", sample_ids),
+                      columns=["sample_id", "kept", "method"])
+    dups = rows.filter(~rows["kept"])
+    return {s: f"duplicate_{m}" for s, m in zip(dups["sample_id"].to_list(),
+                                                 dups["method"].to_list())}
 
-    The versions of ``clean_samples`` and ``dedup_clusters`` stand for the texts and the
-    earlier samples; never the run id, so nightly runs with nothing new hit the cache.
+
+class DedupStage(CurationStage):
+    """Candidates' ``clean_samples`` (+ judge scores) -> ``dedup_clusters``/``dedup_groups``;
+    drops every sample that is not its cluster's best-judged member.
+
+    Global: every build clusters its candidates with every earlier sample, embedding only new
+    texts (``embeddings_<model>``), so it runs every build instead of on pending items.
     """
-    db_uri = parameters["db_uri"]
-    settings = parameters.get("settings") or DedupSettings()
-    versions = store.versions(db_uri)
-    parts = [db_uri, sorted(set(parameters["sample_ids"])),
-             fingerprint("dedup", **settings.model_dump()),
-             sha256_text(canonical_json(sorted((parameters.get("scores") or {}).items()))),
-             versions.get("clean_samples"), versions.get("dedup_clusters")]
-    return "dedup-" + sha256_text(canonical_json(parts))
 
+    name: ClassVar[str] = "dedup"
+    reads: ClassVar[tuple[str, ...]] = ("clean_samples", "judgements", "selection")
+    writes: ClassVar[str] = "dedup_clusters"
+    settings: DedupSettings = Field(default_factory=DedupSettings)
 
-dedup_task = task(
-    dedup_samples, name="dedup", retries=2, retry_delay_seconds=[2, 10],
-    cache_key_fn=dedup_cache_key, persist_result=True,
-)
+    def select(self, ctx: BuildContext) -> StageStats:
+        ids = self.candidates(ctx)
+        judge_fp = ctx.fingerprints.get("judge")
+        scores = {s: r["overall"] for s, r in scores_for(ctx.db_uri, ids, judge_fp).items()} \
+            if judge_fp else {}
+        stats = dedup_samples(ctx.db_uri, ids, self.settings, scores) if ids else {}
+        drops = drop_reasons(ctx.db_uri, ids) if ids else {}
+        selection.drop(ctx.db_uri, ctx.run_id, self.name, drops)
+        return StageStats(stage=self.name, items_in=len(ids), kept=len(ids) - len(drops),
+                          dropped=dict(Counter(drops.values())), extra=stats)

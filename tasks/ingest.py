@@ -13,14 +13,14 @@ import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pymupdf
-from prefect import task
-from prefect.context import TaskRunContext
+from pydantic import Field
 
 from sftforge import ids, store
 from sftforge.parsing.pdf import pdf_blocks, read_pdf
+from sftforge.stage import BuildContext, Stage, StageStats
 from sftforge.text import (
     Block,
     ParsedDocument,
@@ -256,17 +256,74 @@ def _write(db_uri: str, doc_id: str, path: Path, parsed: ParsedDocument | None,
             "n_pages": row["n_pages"], "n_blocks": len(parsed.blocks) if parsed else 0}
 
 
-def _ingest_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Same bytes + same parser + same database = same result (never the run id)."""
-    path = Path(parameters["path"])
-    try:
-        content = ids.doc_id_for_file(path)
-    except OSError:
-        content = f"unreadable:{path.resolve()}"
-    return ids.sha256_text(f"ingest|{content}|{INGEST_FINGERPRINT}|{parameters['db_uri']}")
+def _known(db_uri: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """doc_id -> {status, reason, path} of documents ingested with the current parser."""
+    where = f"fingerprint = '{INGEST_FINGERPRINT}' AND " + store.sql_in("doc_id", doc_ids)
+    rows = store.read(db_uri, "documents", where=where, columns=["doc_id", "status", "reason"])
+    return {r["doc_id"]: r for r in rows.to_dicts()}
 
 
-ingest_task = task(
-    ingest_file, name="ingest", retries=2, retry_delay_seconds=[1, 5],
-    cache_key_fn=_ingest_cache_key, persist_result=True,
-)
+def _file_ids(paths: list[str]) -> dict[str, str | None]:
+    """path -> doc_id (None when the file cannot be read: ingest quarantines it)."""
+    out: dict[str, str | None] = {}
+    for path in paths:
+        try:
+            out[path] = ids.doc_id_for_file(Path(path))
+        except OSError:
+            out[path] = None
+    return out
+
+
+def documents_of(db_uri: str, paths: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """The build's documents: ids of parsed ones (in path order, no repeats) and the
+    quarantined ones as {path, doc_id, reason}, from ``documents``."""
+    file_ids = _file_ids(paths)
+    known = _known(db_uri, [d for d in file_ids.values() if d])
+    doc_ids: list[str] = []
+    quarantined: list[dict[str, str]] = []
+    for path, doc_id in file_ids.items():
+        row = known.get(doc_id or "")
+        if row is None or row["status"] != "ok":
+            reason = row["reason"] if row else f"{Path(path).name}: cannot read the file"
+            quarantined.append({"path": path, "doc_id": doc_id or "", "reason": reason})
+        elif doc_id not in doc_ids:
+            doc_ids.append(doc_id)
+    return doc_ids, quarantined
+
+
+class IngestStage(Stage):
+    """Files -> ``documents`` (one row per file: parsed blocks, or quarantined with a reason).
+
+    One task run per file, named after it; a file is pending when its bytes (``doc_id``) have
+    no row from the current parser.
+    """
+
+    name: ClassVar[str] = "ingest"
+    writes: ClassVar[str] = "documents"
+    batch_size: ClassVar[int] = 1
+    selects: ClassVar[bool] = True
+    paths: list[str] = Field(default_factory=list)
+
+    def fingerprint(self, ctx: BuildContext) -> str:
+        return INGEST_FINGERPRINT
+
+    def pending(self, ctx: BuildContext) -> list[dict[str, Any]]:
+        file_ids = _file_ids(self.paths)
+        known = _known(ctx.db_uri, [d for d in file_ids.values() if d])
+        return [{"path": p, "doc_id": d} for p, d in file_ids.items() if d not in known]
+
+    def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
+        results = [ingest_file(i["path"], ctx.db_uri) for i in items]
+        bad = [r for r in results if r["status"] != "ok"]
+        return StageStats(stage=self.name, items_in=len(items), kept=len(items) - len(bad),
+                          dropped={"quarantined": len(bad)} if bad else {})
+
+    def select(self, ctx: BuildContext) -> StageStats:
+        """The build's documents: ``extra`` holds ``doc_ids`` and ``quarantined``."""
+        doc_ids, quarantined = documents_of(ctx.db_uri, self.paths)
+        return StageStats(stage=self.name, items_in=len(self.paths), kept=len(doc_ids),
+                          dropped={"quarantined": len(quarantined)} if quarantined else {},
+                          extra={"doc_ids": doc_ids, "quarantined": quarantined})
+
+    def label(self, items: list[dict[str, Any]]) -> str:
+        return ", ".join(Path(i["path"]).name for i in items)

@@ -1,30 +1,23 @@
 """judge stage: ``clean_samples`` (+ source ``chunks``) -> ``judgements``; thresholds apart.
 
 Scores (1-10: clarity, faithfulness to the source chunk, relevance, completeness) are stored once
-per (sample text, judge fingerprint). :func:`apply_thresholds` runs separately, so changing a
-threshold re-runs no LLM call. Document text is data: a pattern scan plus the judge's own flag
+per (cleaned sample text, judge fingerprint): a cleaning change that alters a text re-judges it.
+The thresholds stage (:class:`ThresholdsStage`) applies :func:`apply_thresholds` to the stored
+scores, so changing a threshold re-runs no LLM call. Document text is data: a pattern scan plus the judge's own flag
 mark samples whose text tries to steer the judge (``injection_suspected``).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from prefect import task
 from pydantic import BaseModel, Field
 
-from sftforge import store
-from sftforge.ids import child_id, fingerprint, sha256_text
-from sftforge.llm.gateway import LLMJob
-from sftforge.llm.endpoints import (
-    LLMContext,
-    batch_cache_key,
-    resolve_endpoint,
-    run_jobs,
-    stage_stats,
-)
-from sftforge.llm.prompting import prompt_sha, render
+from sftforge import selection, store
+from sftforge.ids import child_id, sha256_text
+from sftforge.llm.prompting import render
+from sftforge.stage import BuildContext, CurationStage, LLMStage
 
 DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness")
 
@@ -59,13 +52,6 @@ class Verdict(BaseModel):
     injection: bool = False
 
 
-def judge_fingerprint(ctx: LLMContext) -> str:
-    """Fingerprint of the judge: prompt, model, sampling (thresholds excluded on purpose)."""
-    ep = resolve_endpoint(ctx, "judge")
-    return fingerprint("judge", prompt=prompt_sha("judge"), model=ep.model,
-                       temperature=ep.temperature, max_tokens=ep.max_tokens)
-
-
 def judgement_id(sample: dict[str, Any], fp: str) -> str:
     """Id of the judgement of this exact sample text under judge fingerprint ``fp``."""
     text_sha = sha256_text(f"{sample['question']}\n{sample['answer']}")[:12]
@@ -78,7 +64,10 @@ def suspected_injection(*texts: str) -> bool:
 
 
 def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
-    """Cleaned kept samples joined with their source chunk text."""
+    """Cleaned kept samples (sample_id, question, answer, ...) joined with their source chunk
+    (``doc_id``, ``text``), sorted by sample id."""
+    if not sample_ids:
+        return []
     clean = store.read(db_uri, "clean_samples", where=store.sql_in("sample_id", sample_ids))
     clean = clean.filter(clean["kept"])
     links = store.read(db_uri, "samples", where=store.sql_in("sample_id", sample_ids),
@@ -86,45 +75,62 @@ def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
     chunk_ids = links["chunk_id"].unique().to_list()
     chunks = store.read(db_uri, "chunks", where=store.sql_in("chunk_id", chunk_ids),
                         columns=["chunk_id", "text"])
-    frame = clean.join(links, on="sample_id").join(chunks, on="chunk_id")
+    frame = clean.drop("fingerprint").join(links, on="sample_id").join(chunks, on="chunk_id")
     return frame.sort("sample_id").to_dicts()
 
 
-def judgement_row(sample: dict, value: dict, fp: str, model: str) -> dict[str, Any]:
-    """One ``judgements`` row; ``overall`` is the mean of the four dimensions."""
-    scores = {d: int(value[d]) for d in DIMENSIONS}
-    flagged = bool(value.get("injection")) or suspected_injection(
-        sample["text"], sample["question"], sample["answer"])
-    return {
-        "judgement_id": judgement_id(sample, fp), "sample_id": sample["sample_id"], **scores,
-        "overall": round(sum(scores.values()) / len(scores), 2), "reason": value["reason"],
-        "injection_suspected": flagged, "model": model, "fingerprint": fp,
-    }
+def scores_for(db_uri: str, sample_ids: list[str], fp: str) -> dict[str, dict]:
+    """sample_id -> the judgement of its current cleaned text under judge fingerprint ``fp``.
+
+    Keyed by :func:`judgement_id`, so a score given to an earlier text never applies.
+    """
+    if not sample_ids:
+        return {}
+    clean = store.read(db_uri, "clean_samples", where=store.sql_in("sample_id", sample_ids),
+                       columns=["sample_id", "question", "answer"])
+    wanted = {judgement_id(r, fp): r["sample_id"] for r in clean.to_dicts()}
+    rows = store.read(db_uri, "judgements", where=store.sql_in("judgement_id", list(wanted)))
+    return {wanted[r["judgement_id"]]: r for r in rows.to_dicts()}
 
 
-def judge_samples(ctx: LLMContext, batch_id: str, sample_ids: list[str]) -> dict:
-    """Judge every sample of the batch that has no judgement for its current text."""
-    fp = judge_fingerprint(ctx)
-    samples = judge_inputs(ctx.db_uri, sample_ids)
-    have = store.read(ctx.db_uri, "judgements", where=store.sql_in("sample_id", sample_ids),
-                      columns=["judgement_id"])
-    done = set(have["judgement_id"].to_list())
-    todo = [s for s in samples if judgement_id(s, fp) not in done]
-    jobs = [LLMJob(item_id=s["sample_id"], schema=Verdict, temperature=0.0, messages=render(
-        "judge", text=s["text"], question=s["question"], answer=s["answer"])) for s in todo]
-    results = run_jobs(ctx, "judge", "judge", fp, jobs, {s["sample_id"]: s["doc_id"] for s in todo})
-    by_id, model = {s["sample_id"]: s for s in todo}, resolve_endpoint(ctx, "judge").model
-    rows = [judgement_row(by_id[r.item_id], r.value, fp, model) for r in results if r.ok]
-    store.upsert(ctx.db_uri, "judgements", rows)
-    return stage_stats("judge", results, batch_id=batch_id, judged=len(rows))
+class JudgeStage(LLMStage):
+    """Candidates' ``clean_samples`` + ``chunks`` -> ``judgements`` (judgement_id, sample_id,
+    clarity, faithfulness, relevance, completeness, overall, reason, injection_suspected)."""
 
+    name: ClassVar[str] = "judge"
+    reads: ClassVar[tuple[str, ...]] = ("clean_samples", "samples", "chunks", "selection")
+    writes: ClassVar[str] = "judgements"
+    role: ClassVar[str] = "judge"
+    prompt: ClassVar[str] = "judge"
+    schema: ClassVar[type[BaseModel]] = Verdict
+    key: ClassVar[str] = "sample_id"
+    temperature: ClassVar[float | None] = 0.0
 
-def latest_scores(ctx: LLMContext, sample_ids: list[str]) -> dict[str, dict]:
-    """The current judge's judgement per sample id (sample_id -> row)."""
-    fp = judge_fingerprint(ctx)
-    rows = store.read(ctx.db_uri, "judgements",
-                      where=f"fingerprint = '{fp}' AND " + store.sql_in("sample_id", sample_ids))
-    return {r["sample_id"]: r for r in rows.to_dicts()}
+    def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
+        return judge_inputs(ctx.db_uri, selection.kept(ctx.db_uri, ctx.run_id))
+
+    def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
+        fp = ctx.fp(self.name)
+        ids = {judgement_id(r, fp): r["sample_id"] for r in rows}
+        have = store.read(ctx.db_uri, "judgements", columns=["judgement_id"],
+                          where=store.sql_in("judgement_id", list(ids)))
+        return {ids[j] for j in have["judgement_id"].to_list()}
+
+    def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
+        return render("judge", text=row["text"], question=row["question"], answer=row["answer"])
+
+    def format_output(self, value: dict[str, Any], row: dict[str, Any],
+                      reasoning: str = "") -> list[dict[str, Any]]:
+        """One ``judgements`` row; ``overall`` is the mean of the four dimensions."""
+        fp = row["output_fingerprint"]
+        scores = {d: int(value[d]) for d in DIMENSIONS}
+        flagged = bool(value.get("injection")) or suspected_injection(
+            row["text"], row["question"], row["answer"])
+        return [{
+            "judgement_id": judgement_id(row, fp), "sample_id": row["sample_id"], **scores,
+            "overall": round(sum(scores.values()) / len(scores), 2), "reason": value["reason"],
+            "injection_suspected": flagged, "model": row["output_model"], "fingerprint": fp,
+        }]
 
 
 def apply_thresholds(judgement: dict[str, Any] | None, settings: JudgeSettings) -> tuple[bool, str]:
@@ -140,14 +146,23 @@ def apply_thresholds(judgement: dict[str, Any] | None, settings: JudgeSettings) 
     return True, ""
 
 
-def _cache_key(_context: Any, params: dict[str, Any]) -> str:
-    # Keyed on the judgement ids, which hash the cleaned text: a cleaning change re-judges.
-    ctx, fp = params["ctx"], judge_fingerprint(params["ctx"])
-    ids = [judgement_id(s, fp) for s in judge_inputs(ctx.db_uri, params["sample_ids"])]
-    return batch_cache_key("judge", ctx.db_uri, params["batch_id"], fp, ids)
+class ThresholdsStage(CurationStage):
+    """Stored ``judgements`` -> ``selection``: drops candidates under the thresholds, with the
+    reason (no LLM call: a threshold change only re-runs this)."""
 
+    name: ClassVar[str] = "thresholds"
+    reads: ClassVar[tuple[str, ...]] = ("judgements", "clean_samples", "selection")
+    writes: ClassVar[str] = "selection"
+    settings: JudgeSettings = Field(default_factory=JudgeSettings)
 
-judge_task = task(
-    judge_samples, name="judge", retries=1, retry_delay_seconds=10,
-    cache_key_fn=_cache_key, persist_result=True,
-)
+    def fingerprint(self, ctx: BuildContext) -> str:
+        return ctx.fp("judge")  # the verdicts it reads; thresholds are applied, not stored
+
+    def verdicts(self, ctx: BuildContext, sample_ids: list[str]) -> dict[str, str]:
+        scores = scores_for(ctx.db_uri, sample_ids, ctx.fp("judge"))
+        out = {}
+        for sid in sample_ids:
+            ok, reason = apply_thresholds(scores.get(sid), self.settings)
+            if not ok:
+                out[sid] = reason
+        return out

@@ -6,24 +6,16 @@ carries a type (factual, conceptual, reasoning, how-to, scenario) and a difficul
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from prefect import task
 from pydantic import BaseModel, Field, create_model
 
 from sftforge import store
-from sftforge.ids import child_id, fingerprint, sha256_text
-from sftforge.llm.gateway import LLMJob
-from sftforge.llm.endpoints import (
-    LLMContext,
-    batch_cache_key,
-    language_name,
-    resolve_endpoint,
-    run_jobs,
-    stage_stats,
-)
-from sftforge.llm.prompting import prompt_sha, render
+from sftforge.ids import child_id, sha256_text
+from sftforge.llm.endpoints import language_name
+from sftforge.llm.prompting import render
 from sftforge.settings import QuestionSettings
+from sftforge.stage import BuildContext, LLMStage
 
 QType = Literal["factual", "conceptual", "reasoning", "how-to", "scenario"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -51,69 +43,55 @@ def question_schema(n: int) -> type[BaseModel]:
     )
 
 
-def questions_fingerprint(ctx: LLMContext, settings: QuestionSettings) -> str:
-    """Fingerprint of everything that changes the questions: prompt, model, sampling, counts."""
-    ep = resolve_endpoint(ctx, "question")
-    return fingerprint(
-        "questions", prompt=prompt_sha("questions"), model=ep.model,
-        temperature=ep.temperature, max_tokens=ep.max_tokens, **settings.model_dump(),
-    )
+def chunks_of(db_uri: str, doc_ids: list[str]) -> list[dict[str, Any]]:
+    """Current ``chunks`` rows of the documents, in document order."""
+    chunks = store.read(db_uri, "chunks", where=store.sql_in("doc_id", doc_ids))
+    return chunks.sort(["doc_id", "idx"]).to_dicts()
 
 
-def pending_chunks(db_uri: str, doc_id: str, fp: str) -> list[dict[str, Any]]:
-    """Chunks of ``doc_id`` (current chunking) that have no questions under fingerprint ``fp``."""
-    doc = doc_id.replace("'", "")
-    chunks = store.read(db_uri, "chunks", where=f"doc_id = '{doc}'")
-    done = store.read(db_uri, "questions", where=f"doc_id = '{doc}' AND fingerprint = '{fp}'")
-    done_ids = set(done["chunk_id"].to_list())
-    return [c for c in chunks.sort("idx").to_dicts() if c["chunk_id"] not in done_ids]
+class QuestionsStage(LLMStage):
+    """``chunks`` (text, heading_path, n_tokens, lang) -> ``questions`` (question_id, chunk_id,
+    doc_id, idx, question, qtype, difficulty, fingerprint)."""
 
+    name: ClassVar[str] = "questions"
+    reads: ClassVar[tuple[str, ...]] = ("chunks",)
+    writes: ClassVar[str] = "questions"
+    role: ClassVar[str] = "question"
+    prompt: ClassVar[str] = "questions"
+    key: ClassVar[str] = "chunk_id"
+    settings: QuestionSettings = Field(default_factory=QuestionSettings)
 
-def question_job(chunk: dict[str, Any], n: int, lang: str | None) -> LLMJob:
-    """The LLM request for one chunk."""
-    messages = render(
-        "questions", text=chunk["text"], heading_path=chunk["heading_path"], n=n,
-        language_name=language_name(lang or chunk.get("lang")),
-    )
-    return LLMJob(item_id=chunk["chunk_id"], messages=messages, schema=question_schema(n))
+    def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
+        return chunks_of(ctx.db_uri, ctx.doc_ids)
 
+    def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
+        have = store.read(ctx.db_uri, "questions", columns=["chunk_id"], where=(
+            f"fingerprint = '{ctx.fp(self.name)}' AND " + store.sql_in("doc_id", ctx.doc_ids)))
+        return set(have["chunk_id"].to_list())
 
-def question_rows(chunk: dict[str, Any], value: dict[str, Any], fp: str) -> list[dict[str, Any]]:
-    """``questions`` rows from one validated answer; duplicate questions within a chunk dropped."""
-    rows, seen = [], set()
-    for idx, item in enumerate(value["questions"]):
-        key = sha256_text(item["question"].strip().lower())
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append({
-            "question_id": child_id(chunk["chunk_id"], fp, idx), "chunk_id": chunk["chunk_id"],
-            "doc_id": chunk["doc_id"], "idx": idx, "question": item["question"].strip(),
-            "qtype": item["qtype"], "difficulty": item["difficulty"], "fingerprint": fp,
-        })
-    return rows
+    def count(self, chunk: dict[str, Any]) -> int:
+        """How many questions this chunk gets."""
+        return questions_per_chunk(chunk["n_tokens"], self.settings)
 
+    def schema_for(self, row: dict[str, Any]) -> type[BaseModel]:
+        return question_schema(self.count(row))
 
-def generate_questions(ctx: LLMContext, doc_id: str, settings: QuestionSettings) -> dict:
-    """Write questions for every pending chunk of ``doc_id``; failures go to the ledger."""
-    fp = questions_fingerprint(ctx, settings)
-    chunks = pending_chunks(ctx.db_uri, doc_id, fp)
-    jobs = [question_job(c, questions_per_chunk(c["n_tokens"], settings), c["lang"]) for c in chunks]
-    results = run_jobs(ctx, "question", "questions", fp, jobs, {c["chunk_id"]: doc_id for c in chunks})
-    by_id = {c["chunk_id"]: c for c in chunks}
-    rows = [row for r in results if r.ok for row in question_rows(by_id[r.item_id], r.value, fp)]
-    store.upsert(ctx.db_uri, "questions", rows)  # successes are kept even when others failed
-    return stage_stats("questions", results, doc_id=doc_id, questions=len(rows))
+    def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
+        return render("questions", text=row["text"], heading_path=row["heading_path"],
+                      n=self.count(row), language_name=language_name(row.get("lang")))
 
-
-def _cache_key(_context: Any, params: dict[str, Any]) -> str:
-    ctx, doc_id = params["ctx"], params["doc_id"]
-    chunks = store.read(ctx.db_uri, "chunks", where=f"doc_id = '{doc_id}'", columns=["chunk_id"])
-    fp = questions_fingerprint(ctx, params["settings"])
-    return batch_cache_key("questions", ctx.db_uri, doc_id, fp, chunks["chunk_id"].to_list())
-
-
-questions_task = task(
-    generate_questions, name="questions", retries=1, retry_delay_seconds=10,
-    cache_key_fn=_cache_key, persist_result=True,
-)
+    def format_output(self, value: dict[str, Any], row: dict[str, Any],
+                      reasoning: str = "") -> list[dict[str, Any]]:
+        """``questions`` rows of one chunk; a question repeated within the chunk is dropped."""
+        fp, rows, seen = row["output_fingerprint"], [], set()
+        for idx, item in enumerate(value["questions"]):
+            key = sha256_text(item["question"].strip().lower())
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append({
+                "question_id": child_id(row["chunk_id"], fp, idx), "chunk_id": row["chunk_id"],
+                "doc_id": row["doc_id"], "idx": idx, "question": item["question"].strip(),
+                "qtype": item["qtype"], "difficulty": item["difficulty"], "fingerprint": fp,
+            })
+        return rows

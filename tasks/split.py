@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import pydantic
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
-from sftforge import store
+from sftforge import selection, store
 from sftforge.ids import sha256_text
-from sftforge.jsonl import read_jsonl
+from sftforge.stage import BuildContext, Stage, StageStats
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -169,18 +167,36 @@ def split_samples(db_uri: str, rows: list[dict[str, Any]], settings: SplitSettin
     return counts
 
 
-def run_split(db_uri: str, rows_path: str, settings: SplitSettings) -> dict:
-    """Task body: split the rows the flow wrote to ``rows_path`` (JSONL of split_samples rows).
+def split_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
+    """Rows for :func:`split_samples`: sample, document, duplicate cluster and leak group."""
+    where = store.sql_in("sample_id", sample_ids)
+    samples = store.read(db_uri, "samples", where=where, columns=["sample_id", "doc_id"])
+    clusters = store.read(db_uri, "dedup_clusters", where=where, columns=["sample_id", "cluster_id"])
+    groups = store.read(db_uri, "dedup_groups", where=where, columns=["sample_id", "group_id"])
+    cluster_of = dict(zip(clusters["sample_id"].to_list(), clusters["cluster_id"].to_list()))
+    group_of = dict(zip(groups["sample_id"].to_list(), groups["group_id"].to_list()))
+    return [{"sample_id": s, "doc_id": d, "cluster_id": cluster_of.get(s),
+             "group_id": group_of.get(s)}
+            for s, d in samples.sort("sample_id").select(["sample_id", "doc_id"]).iter_rows()]
 
-    A path keeps the task input small and hashable; the rows themselves may be 100k dicts.
+
+class SplitStage(Stage):
+    """This build's kept samples (+ ``dedup_clusters``/``dedup_groups``) -> ``splits``.
+
+    Every kept sample is (re)assigned each build: the assignment is cheap, stable (earlier
+    ``splits`` rows are its memory) and must follow near-duplicate groups as they grow.
     """
-    counts = split_samples(db_uri, read_jsonl(rows_path), settings)
-    get_run_logger().info("splits: %s", counts)
-    return counts
 
+    name: ClassVar[str] = "split"
+    reads: ClassVar[tuple[str, ...]] = ("selection", "samples", "dedup_clusters", "dedup_groups")
+    writes: ClassVar[str] = "splits"
+    settings: SplitSettings = pydantic.Field(default_factory=SplitSettings)
 
-# No result cache: the task's effect is the ``splits`` table, and re-running it is cheap and
-# idempotent, while a cache hit keyed on a path would skip writes after the rows changed.
-split_task = task(
-    run_split, name="split", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE,
-)
+    def pending(self, ctx: BuildContext) -> list[dict[str, Any]]:
+        ids = selection.kept(ctx.db_uri, ctx.run_id)
+        return split_inputs(ctx.db_uri, ids) if ids else []
+
+    def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
+        counts = split_samples(ctx.db_uri, items, self.settings)
+        return StageStats(stage=self.name, items_in=len(items), kept=len(items),
+                          extra={"splits": counts})

@@ -1,34 +1,24 @@
-"""What every LLM stage shares: building the gateway, running jobs, keeping the failure ledger.
+"""Which endpoint each role talks to, and the embedded model's lifetime within a build.
 
-Tasks receive an :class:`LLMContext` (plain strings, hashable, no secrets); the API key is read
-from the environment/settings inside the task so it never becomes a Prefect parameter.
+Endpoints are resolved once per build into :class:`EndpointSpec` s (no keys) that travel in the
+build context; a task reads only the API key itself (:func:`api_key`), so a key never becomes a
+Prefect parameter, a fingerprint part or a log line.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import threading
 
-from pydantic import BaseModel
+from pydantic import SecretStr
 
-from sftforge import progress
-from sftforge.llm.failures import clear_failures, failure_category, record_failures
-from sftforge.ids import sha256_text
-from sftforge.llm.gateway import LLMGateway, LLMJob, LLMResult
-from sftforge.settings import ResolvedEndpoint, Settings
+from sftforge.settings import ROLES, EndpointSpec, Settings
 
 EMBEDDED_TIMEOUT_S = 900.0
 LANGUAGE_NAMES = {"zh": "Simplified Chinese (简体中文)", "en": "English"}
-
-
-class LLMContext(BaseModel):
-    """Where a stage reads/writes and which endpoint it talks to (no secrets)."""
-
-    db_uri: str
-    home: str
-    embedded_url: str | None = None
-    embedded_model: str | None = None
-    run_id: str = ""
+# Stands in for the embedded model's URL until it is started: fingerprints and cache keys need
+# the model name, never the URL, so a build with nothing to generate never loads the model.
+EMBEDDED_NOT_STARTED = "http://127.0.0.1:0/v1"
 
 
 def language_name(lang: str | None) -> str:
@@ -36,99 +26,60 @@ def language_name(lang: str | None) -> str:
     return LANGUAGE_NAMES.get(lang or "en", "the language of the passage")
 
 
-def resolve_endpoint(ctx: LLMContext, role: str) -> ResolvedEndpoint:
-    """The endpoint for ``role``: configured settings, else the embedded local model."""
-    endpoint = Settings().endpoint(role, embedded_url=ctx.embedded_url)
-    if ctx.embedded_url and endpoint.base_url == ctx.embedded_url and ctx.embedded_model:
-        # llama_cpp.server answers one request at a time: more in flight would only queue and
-        # eat into the client timeout, and CPU generation of a long answer takes minutes.
-        endpoint = endpoint.model_copy(update={
-            "model": ctx.embedded_model, "concurrency": 1,
-            "timeout_s": max(endpoint.timeout_s, EMBEDDED_TIMEOUT_S)})
-    return endpoint
+def resolve_endpoints(settings: Settings, embedded_url: str | None) -> dict[str, EndpointSpec]:
+    """role -> endpoint, from settings; roles without a base URL get the embedded model."""
+    out = {}
+    for role in ROLES:
+        spec = settings.endpoint(role, embedded_url=embedded_url or EMBEDDED_NOT_STARTED).spec()
+        if spec.base_url in (embedded_url, EMBEDDED_NOT_STARTED):
+            from sftforge.llm.local import MODEL_ALIAS
+
+            # llama_cpp.server answers one request at a time: more in flight would only queue
+            # and eat into the client timeout, and CPU generation of a long answer takes minutes.
+            spec = spec.model_copy(update={
+                "model": MODEL_ALIAS, "concurrency": 1,
+                "timeout_s": max(spec.timeout_s, EMBEDDED_TIMEOUT_S)})
+        out[role] = spec
+    return out
 
 
-def run_jobs(
-    ctx: LLMContext,
-    role: str,
-    stage: str,
-    fingerprint: str,
-    jobs: list[LLMJob],
-    doc_ids: dict[str, str],
-) -> list[LLMResult]:
-    """Run ``jobs`` through the gateway with a progress bar; ledger failures, clear successes.
-
-    Input: jobs keyed by item id; ``doc_ids`` maps item id -> doc_id for the ledger.
-    Output: results in job order; failed items are in the ``failures`` table.
-    """
-    if not jobs:
-        return []
-    gateway = LLMGateway(
-        resolve_endpoint(ctx, role), Path(ctx.home) / "llm_cache", run_id=ctx.run_id, stage=stage
-    )
-    with progress.track(f"{stage} ({len(jobs)} LLM calls)", len(jobs)) as advance:
-        results = gateway.run(jobs, on_result=lambda _r: advance(1))
-    record_failures(ctx.db_uri, stage, fingerprint, [r for r in results if not r.ok], doc_ids)
-    clear_failures(ctx.db_uri, stage, [r.item_id for r in results if r.ok])
-    return results
+def api_key(role: str) -> SecretStr:
+    """The API key of ``role``, read from settings inside the task that needs it."""
+    return Settings().endpoint(role, embedded_url=EMBEDDED_NOT_STARTED).api_key
 
 
-class BatchFailed(RuntimeError):
-    """Some items of a batch failed; they are in the failure ledger.
+class LLMRuntime:
+    """Starts the embedded local model the first time a stage has LLM work, stops it on close.
 
-    Raising keeps Prefect from caching a partial batch and lets it retry the pending items.
+    One per build, registered under the build's run id so stages reach it through the context.
     """
 
+    _by_run: dict[str, "LLMRuntime"] = {}
+    _lock = threading.Lock()
 
-def stage_stats(stage: str, results: list[LLMResult], **extra: object) -> dict:
-    """Small stats dict a stage task returns; raises :class:`BatchFailed` if any item failed."""
-    failed = [r for r in results if not r.ok]
-    if failed:
-        reasons: dict[str, int] = {}
-        for r in failed:
-            key = failure_category(r.error or "unknown")
-            reasons[key] = reasons.get(key, 0) + 1
-        where = f" of {extra['doc_id']}" if "doc_id" in extra else ""
-        raise BatchFailed(
-            f"{stage}: {len(failed)} of {len(results)} items{where} failed ({reasons}); "
-            "they are in the failures table (`sftforge status`) and are retried on the next build"
-        )
-    return {"stage": stage, "tried": len(results), "ok": len(results), "failed": 0, **extra}
-
-
-def batch_cache_key(stage: str, db_uri: str, batch_id: str, fp: str, input_ids: list[str]) -> str:
-    """Prefect cache key of a batch: its input ids (content hashes) + the stage fingerprint.
-
-    Never the run id, so a nightly run reuses every completed batch.
-    """
-    return sha256_text(f"{stage}|{db_uri}|{batch_id}|{fp}|{','.join(sorted(input_ids))}")
-
-
-# Stands in for the embedded model's URL until it is started: fingerprints and cache keys need
-# the model name, never the URL, so a build with nothing to generate never loads the model.
-EMBEDDED_NOT_STARTED = "http://127.0.0.1:0/v1"
-
-
-class EmbeddedEndpoint:
-    """Starts the embedded local model the first time a stage has LLM work, stops it on close."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.settings, self.run_id = settings, run_id
         self.needed = settings.uses_embedded_llm
         self._server = None
+        with self._lock:
+            self._by_run[run_id] = self
 
-    def context(self, run_id: str) -> LLMContext:
-        """The stage context; points at the embedded model only if it is in use."""
-        ctx = LLMContext(db_uri=self.settings.db_uri, home=str(self.settings.home), run_id=run_id)
-        if not self.needed:
-            return ctx
-        from sftforge.llm.local import MODEL_ALIAS
+    @classmethod
+    def of(cls, run_id: str) -> "LLMRuntime | None":
+        """The runtime of build ``run_id`` (None outside a build, e.g. in unit tests)."""
+        return cls._by_run.get(run_id)
 
-        url = self._server.base_url if self._server else EMBEDDED_NOT_STARTED
-        return ctx.model_copy(update={"embedded_url": url, "embedded_model": MODEL_ALIAS})
+    @property
+    def url(self) -> str | None:
+        """The embedded server's URL once started."""
+        return self._server.base_url if self._server else None
 
-    def ensure_started(self, run_id: str) -> LLMContext:
-        """Start the embedded model if it is in use and not running yet; return the context."""
+    def endpoints(self) -> dict[str, EndpointSpec]:
+        """The build's endpoints as they stand (the embedded URL once the model is running)."""
+        return resolve_endpoints(self.settings, self.url)
+
+    def ensure_started(self) -> dict[str, EndpointSpec]:
+        """Start the embedded model if it is in use and not running yet; return the endpoints."""
         if self.needed and self._server is None:
             from sftforge.llm.local import LocalLLM
 
@@ -136,10 +87,12 @@ class EmbeddedEndpoint:
             self._server = LocalLLM(self.settings.home, threads=threads,
                                     models_dir=self.settings.models_dir)
             self._server.start()
-        return self.context(run_id)
+        return self.endpoints()
 
     def close(self) -> None:
-        """Stop the embedded model if this build started it."""
+        """Stop the embedded model if this build started it; forget the build."""
         if self._server is not None:
             self._server.stop()
             self._server = None
+        with self._lock:
+            self._by_run.pop(self.run_id, None)

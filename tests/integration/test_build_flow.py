@@ -65,7 +65,7 @@ def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) 
     assert llm_env.requests == sent and second["llm_requests"] == 0
     # FakeLLM scores 8/10: the stricter threshold drops everything, by reason.
     assert second["counts"]["exported"] == 0 < first["counts"]["exported"]
-    assert second["drop_reasons"]["judge"].get("low_faithfulness", 0) > 0
+    assert second["drop_reasons"]["thresholds"].get("low_faithfulness", 0) > 0
 
 
 def test_rebuild_after_losing_the_database_restores_rows_without_paying(llm_env, tmp_path: Path) -> None:

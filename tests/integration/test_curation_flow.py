@@ -65,7 +65,7 @@ def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_pa
     assert all(samples[j["sample_id"]]["source"] == "passwords.pdf" for j in flagged)
     # The judge's answer was parsed as usual (FakeLLM scores 8), not replaced by the text's "10".
     assert {(j["faithfulness"], j["overall"]) for j in judged} == {(8, 8.0)}
-    assert summary["drop_reasons"]["judge"]["prompt_injection_suspected"] == len(flagged)
+    assert summary["drop_reasons"]["thresholds"]["prompt_injection_suspected"] == len(flagged)
     exported = {r["sample_id"] for r in read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")}
     assert not exported & {j["sample_id"] for j in flagged}
     assert exported, "clean samples of the other document must still be exported"

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.build_dataset import BuildParams, build_dataset
+from flows.build_dataset import BuildParams, build_dataset, plan_build
+from flows.params import resolve
 from sftforge import store
 from sftforge.cli import app
-from sftforge.llm.endpoints import EmbeddedEndpoint
-from sftforge.release.report import ErrorBudgetExceeded
+from sftforge.llm.endpoints import resolve_endpoints
 from sftforge.settings import Settings
-from tasks.answers import answers_fingerprint, current_questions
-from tasks.questions import questions_fingerprint
+from sftforge.stage import ErrorBudgetExceeded
+from tasks.answers import questions_with_chunks
 from tests.integration.conftest import read_jsonl
 from tests.pdf_fixtures import (
     corrupt_pdf,
@@ -55,8 +55,9 @@ def test_broken_pdfs_are_quarantined_and_the_good_one_exported(llm_env, tmp_path
 def _accounted(ctx_settings: Settings, params: BuildParams) -> tuple[set, set, dict]:
     """(chunks without questions or ledger row, questions without sample or ledger row, ledger)."""
     uri = ctx_settings.db_uri
-    ctx = EmbeddedEndpoint(ctx_settings).context("check")
-    q_fp, a_fp = questions_fingerprint(ctx, params.questions), answers_fingerprint(ctx)
+    endpoints = resolve_endpoints(ctx_settings, None)
+    ctx, _stages = plan_build(resolve(params), ctx_settings, "check", endpoints)
+    q_fp, a_fp = ctx.fp("questions"), ctx.fp("answers")
     ledger = store.read(uri, "failures")
     failed = {(r["stage"], r["item_id"]) for r in ledger.to_dicts()}
     questions = store.read(uri, "questions", where=f"fingerprint = '{q_fp}'")
@@ -66,7 +67,7 @@ def _accounted(ctx_settings: Settings, params: BuildParams) -> tuple[set, set, d
     samples = store.read(uri, "samples", where=f"fingerprint = '{a_fp}'")
     answered = set(samples["question_id"].to_list())
     docs = chunks["doc_id"].unique().to_list()
-    qids = [q["question_id"] for d in docs for q in current_questions(uri, d, q_fp)]
+    qids = [q["question_id"] for q in questions_with_chunks(uri, docs, q_fp)]
     lost_questions = {q for q in qids if q not in answered and ("answers", q) not in failed}
     return lost_chunks, lost_questions, {r["item_id"]: r["error"] for r in ledger.to_dicts()}
 

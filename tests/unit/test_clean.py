@@ -10,11 +10,9 @@ import pytest
 from sftforge import store
 from tasks.clean import (
     CleanSettings,
-    clean_cache_key,
     clean_fingerprint,
     clean_sample,
     clean_samples,
-    clean_task,
     clean_text,
 )
 
@@ -190,17 +188,14 @@ def test_clean_samples_writes_table_and_counts(tmp_path: Path) -> None:
     assert rows["s3"]["reason"] == "wrong_language" and not rows["s3"]["kept"]
     assert rows["s2"]["answer"].endswith("Contact [EMAIL].")
     assert {r["fingerprint"] for r in rows.values()} == {clean_fingerprint(SETTINGS)}
-    # Re-running updates rows in place; the task wrapper gives the same stats.
-    assert clean_task.fn(db, ids, SETTINGS) == stats
+    # Re-running updates rows in place and gives the same stats.
+    assert clean_samples(db, ids, SETTINGS) == stats
     assert store.count(db, "clean_samples") == 5
 
 
-def test_cache_key_ignores_id_order_and_follows_settings() -> None:
-    key = clean_cache_key(None, {"db_uri": "db", "sample_ids": ["b", "a"], "settings": SETTINGS})
-    same = clean_cache_key(None, {"db_uri": "db", "sample_ids": ["a", "b"], "settings": CleanSettings()})
-    other = clean_cache_key(None, {"db_uri": "db", "sample_ids": ["a", "b"],
-                                   "settings": CleanSettings(min_answer_tokens=10)})
-    assert key == same != other
+def test_fingerprint_follows_settings() -> None:
+    assert clean_fingerprint(SETTINGS) == clean_fingerprint(CleanSettings())
+    assert clean_fingerprint(SETTINGS) != clean_fingerprint(CleanSettings(min_answer_tokens=10))
     assert clean_fingerprint(SETTINGS) != clean_fingerprint(CleanSettings(repeat_ratio=0.8))
 
 

@@ -11,7 +11,7 @@ import pytest
 from sftforge import store
 from sftforge.embedding.near_dup import stable_ids
 from tasks.dedup import (
-    DedupSettings, calibration_report, dedup_cache_key, dedup_samples, duplicate_reason,
+    DedupSettings, calibration_report, dedup_samples, duplicate_reason,
     exact_pairs, exact_pass, near_duplicate_pairs,
 )
 
@@ -210,11 +210,3 @@ def test_calibration_report_lists_bands_with_both_languages(db: str) -> None:
     assert "为什么参数化查询可以防止SQL注入？" in report
     short = calibration_report(db, DedupSettings(), cutoffs=(0.9, 0.8, 0.7), per_cutoff=1)
     assert short.count("| zh/zh |") + short.count("| en/en |") + short.count("| en/zh |") <= 3
-
-
-def test_cache_key_ignores_run_but_follows_inputs(db: str) -> None:
-    params = {"db_uri": db, "sample_ids": ["b", "a"], "settings": DedupSettings(), "scores": None}
-    key = dedup_cache_key(None, params)
-    assert key == dedup_cache_key(None, {**params, "sample_ids": ["a", "b", "a"]})
-    assert key != dedup_cache_key(None, {**params, "scores": {"a": 1.0}})
-    assert key != dedup_cache_key(None, {**params, "settings": DedupSettings(threshold=0.8)})

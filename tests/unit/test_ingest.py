@@ -9,9 +9,10 @@ import pytest
 
 from sftforge import ids, store
 from sftforge.parsing.pdf import reading_order
+from sftforge.stage import BuildContext
 from tasks.ingest import (
     QuarantineError,
-    _ingest_cache_key,
+    IngestStage,
     ingest_file,
     parse_document,
     supported,
@@ -166,15 +167,20 @@ def test_ingest_file_writes_rows_and_never_raises(tmp_path, pdfs):
     assert store.count(db, "documents") == 3
 
 
-def test_cache_key_follows_content_not_run(tmp_path):
+def test_ingest_pending_follows_content_not_the_path(tmp_path):
     a, b = tmp_path / "a.md", tmp_path / "b.md"
     a.write_text("# A\n\ntext\n", encoding="utf-8")
     b.write_text("# A\n\ntext\n", encoding="utf-8")
-    key = lambda p: _ingest_cache_key(None, {"path": str(p), "db_uri": "db"})  # noqa: E731
-    assert key(a) == key(b)
+    ctx = BuildContext(db_uri=str(tmp_path / "db"), home=str(tmp_path), run_id="r")
+    stage = IngestStage(paths=[str(a), str(b)])
+    assert [i["path"] for i in stage.pending(ctx)] == [str(a), str(b)]
+    assert stage.pending(ctx)[0]["doc_id"] == stage.pending(ctx)[1]["doc_id"]  # same bytes
+    stage.run(ctx, stage.pending(ctx)[:1])
+    assert stage.pending(ctx) == []  # b's bytes are a's: done
     b.write_text("# B\n\nother\n", encoding="utf-8")
-    assert key(a) != key(b)
-    assert key(a) != _ingest_cache_key(None, {"path": str(a), "db_uri": "other-db"})
+    assert [i["path"] for i in stage.pending(ctx)] == [str(b)]
+    other = ctx.model_copy(update={"db_uri": str(tmp_path / "other-db")})
+    assert len(stage.pending(other)) == 2
 
 
 def test_table_split_by_page_breaks_is_joined(tmp_path):

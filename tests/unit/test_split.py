@@ -12,13 +12,14 @@ import pytest
 from prefect.logging import disable_run_logger
 
 from sftforge import store
+from sftforge.stage import BuildContext
 from tasks.split import (
     SplitSettings,
     assign_split,
     group_key,
     split_rows,
     split_samples,
-    split_task,
+    SplitStage,
     Prior,
 )
 
@@ -169,11 +170,10 @@ def test_recorded_group_key_beats_hash_and_majority(tmp_path: Path) -> None:
     assert _splits(db) == {"x": "val", "y": "val", "a": "val", "c": "val", "d": "val", "z": "test"}
 
 
-def test_split_task_reads_rows_file(tmp_path: Path) -> None:
-    db, path = str(tmp_path / "db"), tmp_path / "rows.jsonl"
+def test_split_stage_assigns_its_items(tmp_path: Path) -> None:
+    db = str(tmp_path / "db")
     rows = _rows(30) + _rows(30)  # duplicates count once
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
-    with disable_run_logger():
-        counts = split_task.fn(db, str(path), SplitSettings())
+    ctx = BuildContext(db_uri=db, home=str(tmp_path), run_id="r")
+    counts = SplitStage(settings=SplitSettings()).run(ctx, rows).extra["splits"]
     assert sum(counts.values()) == 30 == store.count(db, "splits")
     assert set(counts) == {"train", "val", "test"}

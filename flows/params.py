@@ -1,0 +1,42 @@
+"""The parameters of one build: the form the Prefect UI renders for a run.
+
+One settings path: the CLI, ``deployments/serve.py``, ``prefect.yaml`` runs and tests all pass a
+:class:`BuildParams`; :func:`resolve` fills what a caller left out from ``SFTFORGE_*``
+environment variables, ``.env`` and ``sftforge.toml`` (e.g. ``SFTFORGE_CHUNK__TARGET_TOKENS``),
+in the process that runs the build. Endpoints and API keys are never parameters.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
+from tasks.clean import CleanSettings
+from tasks.dedup import DedupSettings
+from tasks.export import ExportSettings
+from tasks.judge import JudgeSettings
+from tasks.split import SplitSettings
+
+
+class BuildParams(SftforgeSources):
+    """Parameters of one build (a form in the Prefect UI)."""
+
+    input_path: str = Field(description="A document or a folder of documents")
+    out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+
+
+def resolve(params: BuildParams) -> BuildParams:
+    """``params`` with every value its caller did not give read from the settings sources.
+
+    Prefect validates a run's parameters from JSON without reading the environment, so the
+    flow calls this first; given values win, nested ones field by field.
+    """
+    return BuildParams(**params.model_dump(exclude_unset=True))
