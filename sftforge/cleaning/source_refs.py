@@ -21,7 +21,7 @@ _EN_NOUN = (r"(?:passage|text|document(?!\s*(?:object|\.|\(|'s\s+(?:body|head|co
 _EN_ADJ = r"(?:given|provided|above|following|original|source|supplied)"
 _EN_NP = rf"(?:the|this|that)\s+(?:{_EN_ADJ}\s+)?{_EN_NOUN}" \
          rf"|(?:the|this)\s+{_EN_ADJ}\s+(?:context|source|information)"
-_EN_PREP = (r"(?:according\s+to|in|from|based\s+on|per|within|"
+EN_SOURCE_PREP = (r"(?:according\s+to|in|from|based\s+on|per|within|"
             r"(?:as\s+)?(?:described|mentioned|discussed|stated|noted|explained|shown|outlined|"
             r"defined|given|presented|suggested|listed)\s+(?:in|by))")
 # What a referring sentence makes the source do ("The passage states that ...").
@@ -34,7 +34,7 @@ EN_REPORTING_VERB = (
 )
 EN_SOURCE_NP = _EN_NP
 EN_REFERENCE = (
-    rf"\b{_EN_PREP}\s+(?:{_EN_NP})\b"
+    rf"\b{EN_SOURCE_PREP}\s+(?:{_EN_NP})\b"
     rf"|\b(?:{_EN_NP})\s+(?:(?:also|clearly|explicitly|further|then|itself)\s+)?"
     rf"{EN_REPORTING_VERB}\b"
     r"|\b(?:the|this)\s+(?:passage|excerpt)\b"
