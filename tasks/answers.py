@@ -15,6 +15,7 @@ from prefect import task
 from pydantic import BaseModel, Field
 
 from sftforge import store
+from sftforge.grounding.citations import verify_citations
 from sftforge.ids import child_id, fingerprint
 from sftforge.llm.gateway import LLMJob, LLMResult
 from sftforge.llm.endpoints import (
@@ -85,8 +86,8 @@ def sample_row(question: dict, chunk: dict, result: LLMResult, fp: str, model: s
         "question_id": question["question_id"], "chunk_id": chunk["chunk_id"],
         "doc_id": chunk["doc_id"], "source": chunk["source"], "page": chunk["page_start"],
         "question": question["question"], "answer": value["answer"].strip(), "cot": cot,
-        "citations": json.dumps(locate_citations(value.get("citations", []), chunk["text"]),
-                                ensure_ascii=False),
+        "citations": json.dumps(verify_citations(value.get("citations", []), chunk["text"],
+                                                 chunk["page_start"])[0], ensure_ascii=False),
         "qtype": question["qtype"], "difficulty": question["difficulty"],
         "model": model, "fingerprint": fp,
     }
