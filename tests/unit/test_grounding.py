@@ -101,3 +101,20 @@ def test_detail_names_the_unsupported_sentence_and_its_missing_words() -> None:
 
 def test_answer_without_content_words_has_nothing_to_check() -> None:
     assert grounding_score("Yes.", "Cookies are sent automatically.", "en") == 1.0
+
+
+def test_words_scattered_over_the_chunk_do_not_support_a_sentence() -> None:
+    chunk = ("Stored XSS keeps its payload in the server database. "
+             "Reflected XSS echoes a request parameter. "
+             "DOM-based XSS never reaches the server. "
+             "Scanners find many reflected bugs. "
+             "Template engines encode output by default. "
+             "Reviewers treat escape hatches as findings. "
+             "Regression tests render the dangerous value. "
+             "Violation reports show where bugs are. "
+             "A strict Content Security Policy requires a random nonce per response.")
+    # every word is in the chunk (sentences 1, 5, 9), but no three consecutive sentences say it
+    stitched = "Stored payloads make template engines require a random nonce."
+    detail = grounding_detail(stitched, chunk, "en")
+    assert detail.sentences[0].support < 0.5 and detail.score == 0.0
+    assert grounding_score("A strict policy requires a random nonce per response.", chunk) == 1.0
