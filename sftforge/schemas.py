@@ -35,7 +35,7 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     "samples": ("sample_id", pa.schema([
         ("sample_id", S), ("question_id", S), ("chunk_id", S), ("doc_id", S), ("source", S),
         ("page", I), ("question", S), ("answer", S), ("cot", S), ("citations", S),
-        ("qtype", S), ("difficulty", S), ("model", S), ("fingerprint", S),
+        ("citations_removed", I), ("qtype", S), ("difficulty", S), ("model", S), ("fingerprint", S),
     ])),
     # the failure ledger: every item an LLM stage gave up on, with its reason and raw output.
     "failures": ("failure_id", pa.schema([

@@ -2,18 +2,19 @@
 
 Each answer is grounded in its chunk, with the reasoning chain (CoT) in its own ``cot`` column
 (from the provider's ``reasoning_content`` / ``<think>`` block, else the model's ``reasoning``
-field) and citations: exact quotes located as character spans of the chunk.
+field) and citations: quotes verified in the chunk (``sftforge.grounding.citations``), each with
+its character span and page; quotes not found in the chunk are removed.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
 from sftforge import store
+from sftforge.grounding.citations import verify_citations
 from sftforge.ids import child_id
 from sftforge.llm.endpoints import language_name
 from sftforge.llm.prompting import render
@@ -31,17 +32,6 @@ class Answer(BaseModel):
     reasoning: str = Field(max_length=900)
     answer: str = Field(min_length=1, max_length=1000)
     citations: list[Quote] = Field(default_factory=list, max_length=3)
-
-
-def locate_citations(quotes: list[str], text: str) -> list[dict[str, Any]]:
-    """Character spans of each quote in the chunk text (whitespace-insensitive); -1 if absent."""
-    flat = re.sub(r"\s+", " ", text)
-    spans = []
-    for quote in quotes:
-        q = re.sub(r"\s+", " ", quote).strip().strip("\"'“”")
-        start = flat.find(q) if q else -1
-        spans.append({"quote": quote, "start": start, "end": start + len(q) if start >= 0 else -1})
-    return spans
 
 
 _CHUNK_COLUMNS = ["chunk_id", "text", "heading_path", "lang", "source", "page_start"]
@@ -62,7 +52,8 @@ def questions_with_chunks(db_uri: str, doc_ids: list[str], q_fp: str) -> list[di
 
 class AnswersStage(LLMStage):
     """``questions`` + ``chunks`` -> ``samples`` (sample_id, question_id, chunk_id, doc_id,
-    source, page, question, answer, cot, citations, qtype, difficulty, model, fingerprint)."""
+    source, page, question, answer, cot, citations, citations_removed, qtype, difficulty, model,
+    fingerprint)."""
 
     name: ClassVar[str] = "answers"
     reads: ClassVar[tuple[str, ...]] = ("questions", "chunks")
@@ -87,14 +78,15 @@ class AnswersStage(LLMStage):
     def format_output(self, value: dict[str, Any], row: dict[str, Any],
                       reasoning: str = "") -> list[dict[str, Any]]:
         fp = row["output_fingerprint"]
+        quotes, removed = verify_citations(value.get("citations", []), row["text"],
+                                           row["page_start"])
         return [{
             "sample_id": child_id(row["question_id"], fp, 0),
             "question_id": row["question_id"], "chunk_id": row["chunk_id"],
             "doc_id": row["doc_id"], "source": row["source"], "page": row["page_start"],
             "question": row["question"], "answer": value["answer"].strip(),
             "cot": (reasoning or value.get("reasoning") or "").strip(),
-            "citations": json.dumps(locate_citations(value.get("citations", []), row["text"]),
-                                    ensure_ascii=False),
+            "citations": json.dumps(quotes, ensure_ascii=False), "citations_removed": removed,
             "qtype": row["qtype"], "difficulty": row["difficulty"], "model": row["output_model"],
             "fingerprint": fp,
         }]

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from sftforge import ids, store
 from sftforge.cleaning import normalize
-from sftforge.cleaning import pii
+from sftforge.cleaning import pii, source_refs
 from sftforge.cleaning.normalize import (
     mojibake_hits,
     prose_of,
@@ -332,7 +332,8 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) ->
     }
 
 
-_CODE_FILES = (Path(__file__), Path(normalize.__file__), Path(pii.__file__))
+_CODE_FILES = (Path(__file__), Path(normalize.__file__), Path(pii.__file__),
+               Path(source_refs.__file__))
 
 
 @lru_cache(maxsize=1)

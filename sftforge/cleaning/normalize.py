@@ -33,6 +33,8 @@ import unicodedata
 from functools import lru_cache
 from itertools import groupby
 
+from sftforge.cleaning.source_refs import refers_to_source
+
 # Han ideographs (basic, extension A, compatibility, extensions B+ in the supplementary planes).
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 HAN_RE = re.compile(f"[{HAN}]")
@@ -247,16 +249,7 @@ def mojibake_hits(text: str) -> int:
     return hits
 
 
-# A training question must stand alone: the fine-tuned model's user never sees "the passage".
-_UNSEEN_SOURCE_RE = re.compile(
-    r"\b(?:according\s+to|in|from|based\s+on|described\s+in|mentioned\s+in|discussed\s+in)\s+"
-    r"(?:the|this)\s+(?:passage|text|document|excerpt|section|article|paragraph|author)\b"
-    r"|\b(?:the|this)\s+(?:passage|excerpt)\b"
-    r"|(?:根据|按照|依据)?(?:文中|本文|上文|原文|该段|这段文字|材料中)",
-    re.IGNORECASE,
-)
-
-
 def refers_to_unseen_source(question: str) -> bool:
-    """True when a question points at a source text the reader will not have."""
-    return bool(_UNSEEN_SOURCE_RE.search(question))
+    """True when a question points at a source text the reader will not have (the pattern is
+    shared with the CoT/answer hygiene: ``sftforge.cleaning.source_refs``)."""
+    return refers_to_source(question)

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from sftforge.settings import QuestionSettings
-from tasks.answers import Answer, locate_citations
+from tasks.answers import Answer
 from tasks.judge import JudgeSettings, Verdict, apply_thresholds, suspected_injection
 from tasks.questions import question_schema, questions_per_chunk
 
@@ -26,15 +26,6 @@ def test_question_schema_accepts_exactly_n() -> None:
             schema(questions=wrong)
     sent = schema.model_json_schema()["properties"]["questions"]
     assert sent["minItems"] == sent["maxItems"] == 2  # the LLM is told the exact count too
-
-
-def test_citations_are_located_as_spans_in_english_and_chinese() -> None:
-    text = "Cookies should be marked\nSecure and HttpOnly. 会话标识必须足够随机。"
-    spans = locate_citations(["marked Secure", "会话标识必须足够随机", "not in the text"], text)
-    flat = " ".join(text.split())
-    assert flat[spans[0]["start"]:spans[0]["end"]] == "marked Secure"
-    assert flat[spans[1]["start"]:spans[1]["end"]] == "会话标识必须足够随机"
-    assert spans[2]["start"] == -1
 
 
 def _judgement(**scores: float) -> dict:

@@ -1,0 +1,61 @@
+"""Phrases that point at "the passage": the one list shared by the question filter (clean stage)
+and the CoT/answer hygiene (``sftforge.grounding.cot``).
+
+A fine-tuned model's user never sees the chunk a sample was generated from, so a question,
+answer or reasoning chain that leans on "the passage" / "原文" teaches the model to cite a text
+that is not there.
+
+Bare nouns are ambiguous in technical prose ("the text field", "the document object", "in the
+context of CSRF", "材料科学"), so a noun counts only in a referring frame: after "according to /
+in / from", before a reporting verb ("the author notes"), or with "given / provided / above".
+``passage`` and ``excerpt`` are references after "the/this" on their own.
+"""
+
+from __future__ import annotations
+
+import re
+
+# English nouns for the source text; "context" and "source" only with given/provided/above.
+_EN_NOUN = (r"(?:passage|text|document(?!\s*(?:object|\.|\(|'s\s+(?:body|head|cookie)))"
+            r"|excerpt|article|paragraph|section(?!\s+of\s+(?:the\s+)?code)|author|material|snippet)")
+_EN_ADJ = r"(?:given|provided|above|following|original|source|supplied)"
+_EN_NP = rf"(?:the|this|that)\s+(?:{_EN_ADJ}\s+)?{_EN_NOUN}" \
+         rf"|(?:the|this)\s+{_EN_ADJ}\s+(?:context|source|information)"
+EN_SOURCE_PREP = (r"(?:according\s+to|in|from|based\s+on|per|within|"
+            r"(?:as\s+)?(?:described|mentioned|discussed|stated|noted|explained|shown|outlined|"
+            r"defined|given|presented|suggested|listed)\s+(?:in|by))")
+# What a referring sentence makes the source do ("The passage states that ...").
+EN_REPORTING_VERB = (
+    r"(?:states?|says?|mentions?|explains?|notes?|describes?|indicates?|suggests?|claims?|"
+    r"argues?|emphasi[sz]es?|points?\s+out|lists?|gives?|provides?|shows?|defines?|"
+    r"recommends?|warns?|highlights?|discusses|discuss|clarifies|clarify|specifies|specify|"
+    r"makes?\s+(?:it\s+)?clear|tells?\s+us|focuses|focus|outlines?|contains?|reads?|"
+    r"does\s+not|doesn't|only)"
+)
+EN_SOURCE_NP = _EN_NP
+EN_REFERENCE = (
+    rf"\b{EN_SOURCE_PREP}\s+(?:{_EN_NP})\b"
+    rf"|\b(?:{_EN_NP})\s+(?:(?:also|clearly|explicitly|further|then|itself)\s+)?"
+    rf"{EN_REPORTING_VERB}\b"
+    r"|\b(?:the|this)\s+(?:passage|excerpt)\b"
+    rf"|\b(?:the|this)\s+{_EN_ADJ}\s+(?:text|context|document|passage|material)\b"
+)
+# Chinese: words that only ever mean "the text at hand", then nouns that need a frame.
+# Look-arounds keep compounds out: 上下文 (context), 英文中/明文中 (in English / in plaintext),
+# 脚本文件/版本文档 (script file / version document), 原文件 (original file), 这段代码.
+ZH_SOURCE_WORD = (r"(?:原文(?![件档])|(?<![中英日韩汉外明密译语散全报公论])(?<!上下)文中|"
+                  r"(?<![脚版样文剧课范副成基账日根资])本文(?![件档本字化])|上文|(?<!上)下文|"
+                  r"(?:该|这|此)段(?:文字|话|材料|内容)|本段|该段落|"
+                  r"(?:给定|所给|提供)的?(?:文本|材料|段落|文章|资料)|材料中|资料中|段落中|文章中)")
+ZH_REPORTING_VERB = (r"(?:提到|指出|说明|写道|描述|提及|强调|表明|显示|介绍|认为|说|讲|给出|列出|"
+                     r"举例|阐述|总结|解释|建议|所述|所说|所言|所示|可知|来看)")
+ZH_REFERENCE = (rf"(?:根据|按照|依据|基于|从|如|正如)?{ZH_SOURCE_WORD}"
+                rf"|(?:根据|按照|依据|基于|正如)(?:材料|资料|段落|文章|文本)"
+                rf"|(?:材料|资料|段落|文章|文本|作者){ZH_REPORTING_VERB}")
+
+SOURCE_REFERENCE_RE = re.compile(f"{EN_REFERENCE}|{ZH_REFERENCE}", re.IGNORECASE)
+
+
+def refers_to_source(text: str) -> bool:
+    """True when ``text`` points at a source text its reader will not have."""
+    return bool(SOURCE_REFERENCE_RE.search(text))

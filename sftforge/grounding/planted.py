@@ -1,0 +1,124 @@
+"""The judge's self-check: planted-error pairs judged beside the real samples.
+
+``planted_pairs.jsonl`` (package data) holds short source passages, each with a question and a
+flawed answer (``kind``: ``wrong_fact``, ``unsupported_claim``, ``wrong_question``,
+``incomplete``; ``expect`` = "drop") or a faithful control (``kind`` = ``faithful``,
+``expect`` = "keep"), in English and Chinese. A judge that keeps the flawed ones at the current
+thresholds is too lenient for its scores to mean anything, whatever the card says about the real
+samples. Planted pairs live under sample ids starting with ``planted:`` and never enter
+``samples``/``clean_samples``, so no export can pick them up.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from tasks.judge import JudgeSettings, apply_thresholds
+
+PLANTED_PREFIX = "planted:"
+PLANTED_DOC_ID = "planted"
+MIN_CATCH_RATE = 0.8  # below this share of planted errors caught, the judge is not trusted
+MIN_JUDGED_SHARE = 0.8  # with fewer flawed pairs judged (failures), no verdict either way
+KINDS = frozenset({"wrong_fact", "unsupported_claim", "wrong_question", "incomplete", "faithful"})
+_FIELDS = ("pair_id", "lang", "kind", "expect", "flaw", "source", "question", "answer")
+
+
+def planted_pairs() -> list[dict[str, Any]]:
+    """Rows of ``planted_pairs.jsonl``: {pair_id, lang, kind, expect, flaw, source, question,
+    answer}; a malformed row raises ``ValueError`` naming its line."""
+    text = resources.files("sftforge.grounding").joinpath("planted_pairs.jsonl").read_text("utf-8")
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        missing = [f for f in _FIELDS if f not in row]
+        if missing or row["kind"] not in KINDS or row["expect"] not in ("drop", "keep"):
+            raise ValueError(f"planted_pairs.jsonl line {n}: missing {missing} or bad kind/expect "
+                             f"({row.get('kind')!r}/{row.get('expect')!r}); fix the row")
+        rows.append(row)
+    return rows
+
+
+def planted_samples() -> list[dict[str, Any]]:
+    """The planted pairs shaped like ``tasks.judge.judge_inputs`` rows: {sample_id
+    ("planted:<pair_id>"), doc_id ("planted"), text (the source), question, answer}."""
+    return [{"sample_id": PLANTED_PREFIX + p["pair_id"], "doc_id": PLANTED_DOC_ID,
+             "text": p["source"], "question": p["question"], "answer": p["answer"]}
+            for p in planted_pairs()]
+
+
+def is_planted(sample_id: str) -> bool:
+    """True for the sample id of a planted pair (never to be exported)."""
+    return sample_id.startswith(PLANTED_PREFIX)
+
+
+def catch_rate(verdicts: dict[str, dict[str, Any] | None],
+               thresholds: JudgeSettings) -> dict[str, Any]:
+    """How many planted errors the judge caught at ``thresholds`` (``apply_thresholds``, the
+    same keep/drop rule as the real samples).
+
+    ``verdicts`` maps pair_id (with or without the ``planted:`` prefix) to its ``judgements``
+    row; a pair without one was not judged (a failed call) and is left out of the rate rather
+    than counted as caught. Returns {caught, total, rate, trusted, missed: [{pair_id, kind,
+    lang, flaw, faithfulness, overall}], unjudged: [pair_id], controls_kept, controls_total,
+    controls_dropped: [{pair_id, reason}]}.
+    """
+    by_id = {k.removeprefix(PLANTED_PREFIX): v for k, v in verdicts.items()}
+    pairs = planted_pairs()
+    flawed = [p for p in pairs if p["expect"] == "drop"]
+    caught, missed, unjudged = 0, [], []
+    for p in flawed:
+        row = by_id.get(p["pair_id"])
+        if row is None:
+            unjudged.append(p["pair_id"])
+        elif apply_thresholds(row, thresholds)[0]:
+            missed.append({k: p[k] for k in ("pair_id", "kind", "lang", "flaw")}
+                          | {"faithfulness": row["faithfulness"], "overall": row["overall"]})
+        else:
+            caught += 1
+    total = len(flawed) - len(unjudged)
+    rate = round(caught / total, 3) if total else 0.0
+    controls = _controls(pairs, by_id, thresholds)
+    trusted = total >= MIN_JUDGED_SHARE * len(flawed) and rate >= MIN_CATCH_RATE
+    return {"caught": caught, "total": total, "rate": rate, "trusted": trusted,
+            "missed": missed, "unjudged": unjudged, **controls}
+
+
+def _controls(pairs: list[dict], by_id: dict[str, dict | None],
+              thresholds: JudgeSettings) -> dict[str, Any]:
+    """Faithful controls the judge kept, and the ones it dropped with the reason."""
+    kept, dropped, total = 0, [], 0
+    for p in pairs:
+        if p["expect"] != "keep" or by_id.get(p["pair_id"]) is None:
+            continue
+        total += 1
+        ok, reason = apply_thresholds(by_id[p["pair_id"]], thresholds)
+        kept += ok
+        if not ok:
+            dropped.append({"pair_id": p["pair_id"], "reason": reason})
+    return {"controls_kept": kept, "controls_total": total, "controls_dropped": dropped}
+
+
+def catch_rate_lines(result: dict[str, Any]) -> list[str]:
+    """Card lines for a :func:`catch_rate` result: the count, then warnings if any."""
+    lines = [f"Judge self-check: the judge caught {result['caught']}/{result['total']} planted "
+             f"errors at the current thresholds; it kept {result['controls_kept']}/"
+             f"{result['controls_total']} faithful controls."]
+    if not result["trusted"]:
+        lines.append(f"WARNING: the judge is too lenient to be trusted (needs "
+                     f"{MIN_CATCH_RATE:.0%} of planted errors caught, with at least "
+                     f"{MIN_JUDGED_SHARE:.0%} of them judged). Raise the thresholds or use a "
+                     f"stronger judge model (SFTFORGE_JUDGE__MODEL).")
+    for m in result["missed"]:
+        lines.append(f"- missed {m['pair_id']} ({m['kind']}, {m['lang']}): {m['flaw']} "
+                     f"(faithfulness {m['faithfulness']}, overall {m['overall']})")
+    if result["controls_dropped"]:
+        lines.append("WARNING: the judge dropped faithful controls ("
+                     + ", ".join(f"{c['pair_id']}: {c['reason']}" for c in result["controls_dropped"])
+                     + "): its thresholds may be too strict for this model.")
+    if result["unjudged"]:
+        lines.append(f"Not judged (failed calls): {', '.join(result['unjudged'])}.")
+    return lines

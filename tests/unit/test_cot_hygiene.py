@@ -1,0 +1,100 @@
+"""CoT/answer hygiene: passage references rewritten or dropped, answer-copying CoTs dropped."""
+
+from __future__ import annotations
+
+import pytest
+
+from sftforge.grounding.cot import CotVerdict, answer_hygiene, hygiene, rewrite_sentence
+
+ANSWER_EN = ("Parameterized queries send the query text and the values separately, so a value "
+             "can never change the structure of the statement.")
+ANSWER_ZH = "会话标识必须足够随机，并且在登录成功后重新生成，以防止会话固定攻击。"
+
+
+@pytest.mark.parametrize("sentence,expected", [
+    ("The passage states that parameterized queries keep values out of the SQL grammar.",
+     "Parameterized queries keep values out of the SQL grammar."),
+    ("According to the text, CSP does not replace encoding.", "CSP does not replace encoding."),
+    ("Stored XSS is the most damaging, as the passage notes.", "Stored XSS is the most damaging."),
+    ("The author argues that output encoding is the primary defense.",
+     "Output encoding is the primary defense."),
+    ("- The document says: least privilege limits the damage.",
+     "- Least privilege limits the damage."),
+    ("innerHTML is dangerous according to the passage.", "innerHTML is dangerous."),
+    ("根据原文，令牌必须与会话绑定并校验。", "令牌必须与会话绑定并校验。"),
+    ("文中提到会话标识要在登录成功后重新生成。", "会话标识要在登录成功后重新生成。"),
+    ("原文中明确指出，Lax 模式仍允许顶层 GET 导航。", "Lax 模式仍允许顶层 GET 导航。"),
+    ("如上文所述，二次确认只用于高风险操作。", "二次确认只用于高风险操作。"),
+    ("作者认为二次确认会影响体验。", "二次确认会影响体验。"),
+    ("同步令牌必须与会话绑定，这是原文中提到的。", "同步令牌必须与会话绑定。"),
+    # nothing to cut: the whole sentence is about the passage
+    ("Let me re-read the passage to find the answer.", None),
+    ("我需要在原文中找到相关段落。", None),
+    # not references: domain words that look like them
+    ("The payload is written into the document object via innerHTML.",
+     "The payload is written into the document object via innerHTML."),
+    ("在 HTML 上下文中必须做输出编码。", "在 HTML 上下文中必须做输出编码。"),
+])
+def test_referring_clause_is_cut_at_sentence_level(sentence: str, expected: str | None) -> None:
+    assert rewrite_sentence(sentence) == expected
+
+
+def test_english_cot_with_references_is_rewritten_keeping_its_lines() -> None:
+    cot = ("The question asks what makes a query safe.\n"
+           "The passage explains that the driver binds each value as a parameter. "
+           "Binding means the value never reaches the SQL parser as syntax.\n"
+           "So concatenation is the unsafe pattern, as stated in the text.")
+    verdict = hygiene(cot, ANSWER_EN, "en")
+    assert verdict == CotVerdict(
+        text="The question asks what makes a query safe.\n"
+             "The driver binds each value as a parameter. "
+             "Binding means the value never reaches the SQL parser as syntax.\n"
+             "So concatenation is the unsafe pattern.",
+        action="rewritten")
+
+
+def test_chinese_cot_with_references_is_rewritten() -> None:
+    cot = "问题问的是如何防止会话固定。原文指出，会话标识要在登录后重新生成。攻击者预先植入的标识因此失效。"
+    verdict = hygiene(cot, ANSWER_ZH, "zh")
+    assert verdict.action == "rewritten" and verdict.reason == ""
+    assert verdict.text == "问题问的是如何防止会话固定。会话标识要在登录后重新生成。攻击者预先植入的标识因此失效。"
+
+
+@pytest.mark.parametrize("cot", [
+    "I need to look at the passage. The passage talks about queries. "
+    "Let me find the relevant section in the text. Values are bound as parameters.",
+    "我先通读原文。然后在文中找到相关段落。材料中提到了随机令牌。会话标识需要重新生成。",
+])
+def test_cot_mostly_about_the_passage_is_dropped(cot: str) -> None:
+    assert hygiene(cot, ANSWER_EN) == CotVerdict(text="", action="dropped",
+                                                 reason="cot_refers_to_source")
+
+
+@pytest.mark.parametrize("cot,answer", [
+    ("Parameterized queries send the query text and the values separately, so a value cannot "
+     "change the statement structure.", ANSWER_EN),
+    ("The answer is: parameterized queries send query text and values separately.", ANSWER_EN),
+    ("会话标识必须足够随机，并在登录成功后重新生成，防止会话固定攻击。", ANSWER_ZH),
+])
+def test_cot_that_repeats_the_answer_is_dropped(cot: str, answer: str) -> None:
+    assert hygiene(cot, answer) == CotVerdict(text="", action="dropped",
+                                              reason="cot_repeats_answer")
+
+
+def test_real_reasoning_is_kept_untouched() -> None:
+    cot = ("If the value were pasted into the SQL text, a quote in it could close the string "
+           "literal. Sending it separately means the parser has already fixed the statement "
+           "before it sees the value.")
+    assert hygiene(cot, ANSWER_EN) == CotVerdict(text=cot, action="kept")
+    assert hygiene("", ANSWER_EN) == CotVerdict(text="", action="kept")
+
+
+def test_answers_are_rewritten_or_the_sample_dropped() -> None:
+    assert answer_hygiene("According to the passage, CSP does not replace encoding.") == \
+        CotVerdict(text="CSP does not replace encoding.", action="rewritten")
+    assert answer_hygiene("原文指出，令牌必须与会话绑定并校验。") == \
+        CotVerdict(text="令牌必须与会话绑定并校验。", action="rewritten")
+    leaning = "The passage only covers reflected XSS. Stored XSS lives in the database."
+    assert answer_hygiene(leaning) == CotVerdict(text="", action="dropped",
+                                                 reason="answer_refers_to_source")
+    assert answer_hygiene(ANSWER_EN) == CotVerdict(text=ANSWER_EN, action="kept")
