@@ -19,7 +19,7 @@ from sftforge.formats.convert import convert_file
 from sftforge.formats.health import DEFAULT_CUTOFF, Scanned, leaks, scan_file, verdict
 from sftforge.formats.spec import FORMATS, FormatError
 
-console = Console()
+console = Console(soft_wrap=True)  # paths and row lists stay on one line for grep
 _SHOWN = 20  # findings printed per section; --json has them all
 
 FORMAT_HELP = "Input format (detected when left out): " + ", ".join(FORMATS)
