@@ -11,12 +11,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-# torch first, pinned to the CPU build: a range left for llamafactory/ms-swift to resolve would
-# pull a multi-GB CUDA build.
-"$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-"$VENV/bin/python" -m pip install --quiet "torch==2.13.0" llamafactory ms-swift
+# torch first, pinned: a range left for llamafactory/ms-swift to resolve would pull the newest
+# CUDA build. llamafactory imports torchaudio (data/mm_plugin.py) and torchvision at import
+# time, and PyPI's torchaudio stops at 2.11, whose library fails to load beside torch 2.13; so
+# the matching trio 2.9.1 / 0.24.1 / 2.9.x (a larger download; CPU is all this check uses).
+TORCH="torch==2.9.1"
+"$VENV/bin/python" -m pip install --quiet "$TORCH" "torchvision==0.24.1"
+"$VENV/bin/python" -m pip install --quiet "$TORCH" "torchvision==0.24.1" "torchaudio==2.9.*"
+"$VENV/bin/python" -m pip install --quiet "$TORCH" "torchvision==0.24.1" "torchaudio==2.9.*" \
+  llamafactory ms-swift
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
-for name in ("torch", "llamafactory", "ms-swift", "transformers", "datasets"):
+for name in ("torch", "torchaudio", "llamafactory", "ms-swift", "transformers", "datasets"):
     print(f"{name}=={md.version(name)}")
 PY
