@@ -139,7 +139,9 @@ def check_file(path: Path, cache: str) -> list[dict[str, Any]]:
     n = rows_in(path)
     results = []
     name = registry_names(path.parent).get(path.name)
-    if name is None:
+    if "rejected_response" in _first_row(path):
+        pass  # ms-swift's own preference form: LLaMA-Factory has no reader for it
+    elif name is None:
         results.append({"file": str(path), "trainer": "llamafactory", "rows_in": n,
                         "rows_kept": 0, "problems": [f"no entry for {path.name} in {INFO}"]})
     else:
