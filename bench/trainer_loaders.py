@@ -1,8 +1,12 @@
 """Load dataset files through the trainers' own code and fail on any row they drop or empty.
 
-Run with the trainers' venv (``infra/install_trainers.sh``), never the project's:
+Run with each trainer's venv (``infra/install_trainers.sh``; the two trainers need different
+``datasets`` releases, so one venv each), never the project's:
 
-    /work/trainers-venv/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
+    /work/trainers/llamafactory/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
+    /work/trainers/ms-swift/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
+
+Each run checks with the trainers importable in its interpreter (or those named by --trainers).
 
 LLaMA-Factory: every file registered in ``dataset_info.json`` beside it (a file without an entry
 is an error) goes through ``llamafactory.data.loader._load_single_dataset`` (the file loading
@@ -20,6 +24,7 @@ any loss, 2 when a trainer cannot be imported or a file cannot be loaded at all.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -134,12 +139,19 @@ def trainer_files(targets: list[Path]) -> list[Path]:
     return files
 
 
-def check_file(path: Path, cache: str) -> list[dict[str, Any]]:
+TRAINERS = {"llamafactory": "llamafactory", "ms-swift": "swift"}  # name -> module
+
+
+def available_trainers() -> list[str]:
+    return [name for name, module in TRAINERS.items() if importlib.util.find_spec(module)]
+
+
+def check_file(path: Path, cache: str, trainers: list[str]) -> list[dict[str, Any]]:
     """One result per trainer that reads ``path``: {file, trainer, rows_in, rows_kept, problems}."""
     n = rows_in(path)
     results = []
     name = registry_names(path.parent).get(path.name)
-    if "rejected_response" in _first_row(path):
+    if "llamafactory" not in trainers or "rejected_response" in _first_row(path):
         pass  # ms-swift's own preference form: LLaMA-Factory has no reader for it
     elif name is None:
         results.append({"file": str(path), "trainer": "llamafactory", "rows_in": n,
@@ -148,7 +160,7 @@ def check_file(path: Path, cache: str) -> list[dict[str, Any]]:
         kept, problems = llamafactory_kept(path, name, cache)
         results.append({"file": str(path), "trainer": "llamafactory", "rows_in": n,
                         "rows_kept": kept, "problems": problems})
-    if swift_reads(path):
+    if "ms-swift" in trainers and swift_reads(path):
         kept, problems = swift_kept(path)
         results.append({"file": str(path), "trainer": "ms-swift", "rows_in": n,
                         "rows_kept": kept, "problems": problems})
@@ -159,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="+", type=Path, help="release folders or dataset files")
     parser.add_argument("--json", action="store_true", help="print one JSON list of results")
+    parser.add_argument("--trainers", default=None,
+                        help="comma-separated: llamafactory,ms-swift (default: those importable)")
     args = parser.parse_args(argv)
+    trainers = args.trainers.split(",") if args.trainers else available_trainers()
+    if not trainers or set(trainers) - set(TRAINERS):
+        print(f"no trainer to check with (asked {args.trainers}, importable "
+              f"{available_trainers()}); run infra/install_trainers.sh", file=sys.stderr)
+        return 2
     files = trainer_files(args.targets)
     if not files:
         print("no dataset files found in " + " ".join(map(str, args.targets)), file=sys.stderr)
@@ -169,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HF_DATASETS_CACHE"] = cache  # a stale cache would hide a changed file
         for path in files:
             try:
-                results += check_file(path, cache)
+                results += check_file(path, cache, trainers)
             except Exception as e:  # a file a trainer cannot load at all: report, go on
                 results.append({"file": str(path), "trainer": "load", "rows_in": None,
                                 "rows_kept": 0, "problems": [f"{type(e).__name__}: {e}"]})

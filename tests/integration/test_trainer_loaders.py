@@ -1,6 +1,7 @@
 """Exports and converter outputs load through LLaMA-Factory's and ms-swift's own data code with
 no row dropped or emptied (bench/trainer_loaders.py, run by the trainers' venv), and a broken
-file makes it fail. Skipped when that venv is missing (infra/install_trainers.sh creates it)."""
+file makes it fail. Skipped when the trainers' venvs are missing (infra/install_trainers.sh
+creates them; $TRAINERS_DIR, default /work/trainers)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from sftforge.formats.records import Record
 from tasks.export import ExportSettings, write_release
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAINERS_PY = Path(os.environ.get("TRAINERS_PYTHON", "/work/trainers-venv/bin/python"))
-pytestmark = pytest.mark.skipif(not TRAINERS_PY.exists(),
-                                reason=f"no trainers venv at {TRAINERS_PY} (infra/install_trainers.sh)")
+TRAINERS = Path(os.environ.get("TRAINERS_DIR", "/work/trainers"))
+PYTHONS = {t: TRAINERS / t / "bin" / "python" for t in ("llamafactory", "ms-swift")}
+pytestmark = pytest.mark.skipif(not all(p.exists() for p in PYTHONS.values()),
+                                reason=f"no trainers venvs in {TRAINERS} (infra/install_trainers.sh)")
 
 
 def _samples() -> list[dict]:
@@ -37,11 +39,16 @@ def _samples() -> list[dict]:
 
 
 def _run(*targets: Path) -> tuple[int, list[dict], str]:
-    proc = subprocess.run([str(TRAINERS_PY), str(ROOT / "bench" / "trainer_loaders.py"),
-                           *map(str, targets), "--json"], capture_output=True, text=True,
-                          timeout=1200)
-    results = json.loads(proc.stdout) if proc.stdout.strip().startswith("[") else []
-    return proc.returncode, results, proc.stderr[-3000:]
+    """Exit code (worst of both), results of both trainers, stderr tails."""
+    code, results, err = 0, [], ""
+    for trainer, python in PYTHONS.items():
+        proc = subprocess.run([str(python), str(ROOT / "bench" / "trainer_loaders.py"),
+                               *map(str, targets), "--json", "--trainers", trainer],
+                              capture_output=True, text=True, timeout=1200)
+        code = max(code, proc.returncode)
+        results += json.loads(proc.stdout) if proc.stdout.strip().startswith("[") else []
+        err += proc.stderr[-3000:]
+    return code, results, err
 
 
 def _converted(folder: Path) -> None:
