@@ -24,6 +24,7 @@ any loss, 2 when a trainer cannot be imported or a file cannot be loaded at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no dataset files found in " + " ".join(map(str, args.targets)), file=sys.stderr)
         return 2
     results = []
-    with tempfile.TemporaryDirectory(prefix="trainer-loaders-") as cache:
+    # The trainers log to stdout; keep it for the results (--json output stays parseable).
+    with tempfile.TemporaryDirectory(prefix="trainer-loaders-") as cache, \
+            contextlib.redirect_stdout(sys.stderr):
         os.environ["HF_DATASETS_CACHE"] = cache  # a stale cache would hide a changed file
         for path in files:
             try:

@@ -33,7 +33,7 @@ for name in llamafactory ms-swift; do
   "$DIR/$name/bin/python" - "$name" <<'PY'
 import importlib.metadata as md, sys
 have = [n for n in ("torch", "llamafactory", "ms-swift", "transformers", "datasets")
-        if any(d.metadata["Name"].lower() == n for d in md.distributions())]
+        if any(d.metadata["Name"].lower().replace("_", "-") == n for d in md.distributions())]
 print(sys.argv[1] + ": " + ", ".join(f"{n}=={md.version(n)}" for n in have))
 PY
 done

@@ -110,7 +110,9 @@ def fill_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows that all have the same columns, in first-seen order: a column LLaMA-Factory is told
     about (or a parquet/CSV schema) must exist in every row."""
     names = list(dict.fromkeys(k for r in rows for k in r))
-    blank = {"history": [], "system": "", "input": ""}
+    # A missing system prompt stays null: ms-swift turns "" into an empty system message, which
+    # replaces the chat template's default system prompt.
+    blank = {"history": [], "input": ""}
     return [{k: r.get(k, blank.get(k)) for k in names} for r in rows]
 
 
