@@ -140,5 +140,8 @@ def demo(
     build(corpus, out, None, True)
 
 
+from sftforge.cli_tools import register  # noqa: E402  (check, convert)
+register(app)
+
 if __name__ == "__main__":
     app()
