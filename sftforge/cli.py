@@ -147,5 +147,9 @@ def demo(
     build(corpus, out, None, True)
 
 
+from sftforge.cli_review import register  # noqa: E402  (the review and releases commands)
+register(app)
+
+
 if __name__ == "__main__":
     app()
