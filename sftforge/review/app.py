@@ -77,7 +77,7 @@ def create_app(session: ReviewSession) -> FastAPI:
             v = reviews.Verdict(release_version=session.release_version,
                                 reviewer=session.reviewer, **body.model_dump())
         except ValidationError as exc:
-            raise HTTPException(422, "; ".join(e["msg"] for e in exc.errors()))
+            raise HTTPException(422, reviews.messages(exc))
         reviews.record(session.db_uri, [v])
         latest = reviews.latest(session.db_uri, session.release_version)
         return {"reviewed": len(audit_ids & latest.keys()), "total": len(audit_ids),

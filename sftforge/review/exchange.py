@@ -56,9 +56,10 @@ def export_audit(path: Path, release_version: str, items: list[dict[str, Any]],
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) of an exported-and-filled audit file."""
+    kind = _format(path)
     if not path.exists():
-        raise ReviewError(f"{path} does not exist")
-    if _format(path) == "jsonl":
+        raise ReviewError(f"{path} does not exist: export the audit first (--export FILE)")
+    if kind == "jsonl":
         try:
             return [(i + 1, row) for i, row in enumerate(read_jsonl(path))]
         except ValueError as exc:
@@ -89,7 +90,7 @@ def parse_verdicts(path: Path, release_version: str, audit_ids: set[str],
             try:
                 verdicts.append(_verdict(row, verdict, release_version, default_reviewer, path))
             except ValidationError as exc:
-                errors.append(f"{where}: " + "; ".join(e["msg"] for e in exc.errors()))
+                errors.append(f"{where}: " + reviews.messages(exc))
     if errors:
         raise ReviewError("nothing imported; fix these rows and import again:\n" + "\n".join(errors))
     return verdicts

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ValidationError, model_validator
 
 from sftforge import store
 from sftforge.ids import sha256_text
@@ -54,6 +54,11 @@ class Verdict(BaseModel):
         if not self.reviewer.strip():
             raise ValueError("the reviewer's name is empty")
         return self
+
+
+def messages(exc: ValidationError) -> str:
+    """The reviewer-facing text of a failed :class:`Verdict` (without pydantic's prefix)."""
+    return "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
 
 
 def now_utc() -> str:
