@@ -60,7 +60,8 @@ def _item(row: dict[str, Any], chunk: dict[str, Any] | None) -> dict[str, Any]:
         pages = str(chunk["page_start"]) if chunk["page_start"] == chunk["page_end"] \
             else f"{chunk['page_start']}-{chunk['page_end']}"
     return {
-        "sample_id": row["sample_id"], "doc_id": row.get("doc_id"), "source": row.get("source"),
+        "sample_id": row["sample_id"], "doc_id": row.get("doc_id"), "chunk_id": row.get("chunk_id"),
+        "source": row.get("source"),
         "page": row.get("page"), "pages": pages, "split": row.get("split"),
         "qtype": row.get("qtype"), "difficulty": row.get("difficulty"),
         "question": row.get("question") or "", "answer": row.get("answer") or "",
