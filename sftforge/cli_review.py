@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -79,11 +80,18 @@ def _serve(db_uri: str, release_dir: Path, items: list[dict], reviewer: str, por
         # The token is the only key to the page: printed once, to this terminal only.
         console.print(f"review {len(items)} items of {release_dir.name} at "
                       f"{base}/?token={session.token}\nCtrl+C when done")
+        # SIGTERM (a service manager, `kill`) ends the session like Ctrl+C, so the audit
+        # result still reaches the card.
+        signal.signal(signal.SIGTERM, _stop)
         try:
             while True:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_audit(audit: dict[str, Any]) -> None:
