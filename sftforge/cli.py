@@ -140,8 +140,12 @@ def demo(
     build(corpus, out, None, True)
 
 
-from sftforge.cli_tools import register  # noqa: E402  (check, convert)
-register(app)
+from sftforge.cli_review import register as register_review  # noqa: E402  (review, releases)
+from sftforge.cli_tools import register as register_tools  # noqa: E402  (check, convert)
+
+register_tools(app)
+register_review(app)
+
 
 if __name__ == "__main__":
     app()

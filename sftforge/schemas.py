@@ -71,6 +71,17 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     "splits": ("sample_id", pa.schema([
         ("sample_id", S), ("cluster_id", S), ("split", S), ("group_key", S),
     ])),
+    # review: the audit sample drawn from one release (stratified, reproducible by seed).
+    "audit_samples": ("audit_id", pa.schema([
+        ("audit_id", S), ("release_version", S), ("sample_id", S), ("position", I),
+        ("stratum", S), ("seed", I),
+    ])),
+    # review: every human verdict (accept / reject / edit), kept as a log; the latest wins.
+    "reviews": ("review_id", pa.schema([
+        ("review_id", S), ("release_version", S), ("sample_id", S), ("reviewer", S),
+        ("reviewed_at", S), ("verdict", S), ("reason", S), ("note", S), ("question", S),
+        ("answer", S), ("origin", S),
+    ])),
 }
 
 

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sftforge.review.card import audit_parts  # noqa: E402
+
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
 
 
@@ -54,6 +56,7 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         f"# sftforge dataset {summary['version']}",
         f"Built {summary['created_at']} from {summary['counts'].get('documents', 0)} documents; "
         f"{summary['counts'].get('exported', 0)} samples exported.",
+        *audit_parts(summary),
         "## Counts per stage", _table(summary["counts"], ("stage", "items")),
         *(f"![{name}]({file})" for name, file in plots.items()),
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",

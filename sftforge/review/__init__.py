@@ -1,0 +1,1 @@
+"""Human review of releases: audit draw, review page, verdicts, export/import."""
