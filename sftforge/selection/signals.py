@@ -35,7 +35,7 @@ _THANKS = [re.compile(p, re.I) for p in (
     r"\bgrateful (?:to|for)\b", r"\bspecial thanks\b",
     r"\bwe (?:gratefully )?acknowledge (?:the )?(?:support|funding|financial|help|assistance|contribut)",
     r"\bsay thanks\b", r"\b(?:was|is|were) (?:partially |partly )?(?:supported|funded) by\b",
-    r"\bgrant (?:no\.?|number)\s*\w", r"感谢", r"谢谢", r"致谢", r"资助", r"基金项目")]
+    r"\bgrant (?:no\.?|number)\s*\w", r"感谢", r"谢谢", r"^致谢", r"(?:向|对).{0,40}致谢", r"资助", r"基金项目")]
 _BIO = [re.compile(p, re.I) for p in (
     r"\bis (?:an? |the )?(?:associate |assistant |full )?professor\b",
     r"\breceived (?:his|her|their|a|the) (?:ph\.?d|doctorate|master|bachelor|b\.?s|m\.?s)",
