@@ -24,6 +24,7 @@ from sftforge.llm.endpoints import (
 )
 from sftforge.llm.prompting import prompt_sha, render
 from sftforge.settings import QuestionSettings
+from tasks.select_chunks import skipped_chunk_ids
 
 QType = Literal["factual", "conceptual", "reasoning", "how-to", "scenario"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -66,6 +67,8 @@ def pending_chunks(db_uri: str, doc_id: str, fp: str) -> list[dict[str, Any]]:
     chunks = store.read(db_uri, "chunks", where=f"doc_id = '{doc}'")
     done = store.read(db_uri, "questions", where=f"doc_id = '{doc}' AND fingerprint = '{fp}'")
     done_ids = set(done["chunk_id"].to_list())
+    # TEMPORARY until the flow runs select_chunks: skip chunks it marked as not substantive.
+    done_ids |= skipped_chunk_ids(db_uri, [doc_id])
     return [c for c in chunks.sort("idx").to_dicts() if c["chunk_id"] not in done_ids]
 
 

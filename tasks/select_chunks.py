@@ -90,7 +90,9 @@ def paragraph_key(paragraph: str) -> str | None:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    """Paragraphs of chunk text without its heading lines (as sections see them)."""
+    text = "\n".join(ln for ln in text.splitlines() if not _HEADING_LINE.match(ln))
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 def repeated_paragraphs(texts_by_doc: dict[str, list[str]], min_docs: int) -> dict[str, frozenset[str]]:
