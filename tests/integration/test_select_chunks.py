@@ -149,9 +149,17 @@ def test_build_spends_no_request_on_skipped_chunks(llm_env, tmp_path: Path,
     stats = select_chunks(db, doc_ids, ChunkSelectionSettings())
     selected = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "o2")))
     sel_log = llm_env.log[len(all_log):]
-    asked = lambda log: sum("exam questions" in str(r) for r in log)  # noqa: E731
-    assert (asked(all_log), asked(sel_log)) == (22, 10)  # one question request per chunk
-    assert baseline["llm_requests"] == len(all_log) and selected["llm_requests"] == len(sel_log)
-    # every stage scales with the chunks asked about: requests drop by the skipped share
-    assert len(sel_log) * stats["in"] == len(all_log) * stats["kept"]
+    def sent(log: list[dict], role: str) -> int:
+        return sum(r["messages"][0]["content"].startswith(role) for r in log)
+
+    questions, answers = "You write exam questions", "You are a domain expert answering"
+    # one question request per chunk (short chunks: 1 question each), one answer per question
+    assert (sent(all_log, questions), sent(sel_log, questions)) == (22, 10)
+    assert (sent(all_log, answers), sent(sel_log, answers)) == (22, 10)
+    assert (stats["in"], stats["kept"]) == (22, 10)
+    # the judge sees the samples the clean stage kept: fewer chunks, fewer of those too
+    for summary, log in ((baseline, all_log), (selected, sel_log)):
+        judged = summary["counts"]["samples"] - sum(summary["drop_reasons"].get("clean", {}).values())
+        assert summary["llm_requests"] == len(log) == 2 * sent(log, questions) + judged
+    assert len(sel_log) <= 3 * 10 < 2 * 22 < len(all_log)
     assert {k: v["count"] for k, v in skipped_by_reason(db, doc_ids).items()} == SKIPPED
