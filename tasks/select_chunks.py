@@ -19,18 +19,17 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+import polars as pl
 from prefect import task
 from pydantic import BaseModel, Field, field_validator
 
 from sftforge import ids, store
-from sftforge.selection import signals
+from sftforge.selection import Kind, signals
 from sftforge.selection.headings import region_allows, title_kind
 from sftforge.text import estimate_tokens
 
-Kind = Literal["body", "front_matter", "toc", "licence", "acknowledgements", "references",
-               "index", "author_notes", "boilerplate"]
 RULES_VERSION = 1  # bump when a rule changes: it is part of the fingerprint
 _HEADING_LINE = re.compile(r"^(#{1,6}) (.+)$")
 _CHUNK_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -52,6 +51,8 @@ class ChunkSelectionSettings(BaseModel):
     back_share: float = Field(0.25, ge=0, le=1, description="Share of pages that is 'back'")
     boilerplate_min_docs: int = Field(2, ge=2, description="Documents a paragraph must be in")
     min_body_tokens: int = Field(100, ge=0, description="Body tokens that keep a mixed chunk")
+    llm_check: bool = Field(False, description="Ask an LLM about chunks the rules cannot decide "
+                                               "(sftforge.selection.llm_check); off by default")
 
     @field_validator("force_in", "force_out")
     @classmethod
@@ -323,7 +324,7 @@ def _key(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
-def _rows(db_uri: str, doc_ids: list[str], fingerprint: str | None):  # -> pl.DataFrame
+def _rows(db_uri: str, doc_ids: list[str], fingerprint: str | None) -> pl.DataFrame:
     where = store.sql_in("doc_id", doc_ids)
     if fingerprint:
         where += f" AND fingerprint = '{fingerprint}'"

@@ -4,3 +4,8 @@
 text itself (dot leaders, citation lines, index lines, licence and thanks wording, URL/number/
 name shares). The stage that applies them is ``tasks/select_chunks.py``.
 """
+
+from typing import Literal
+
+Kind = Literal["body", "front_matter", "toc", "licence", "acknowledgements", "references",
+               "index", "author_notes", "boilerplate"]

@@ -172,3 +172,20 @@ def test_decide_keep_kinds_force_rules_and_substance() -> None:
 def test_bad_force_rule_is_a_clear_error() -> None:
     with pytest.raises(ValidationError, match="'book.pdf' is neither a chunk id"):
         ChunkSelectionSettings(force_out=["book.pdf"])
+
+
+def test_llm_check_job_and_verdict() -> None:
+    from sftforge.selection.llm_check import apply_verdict, check_job, needs_check
+
+    assert needs_check("body", 0.35, "body", 0.3) and not needs_check("body", 0.9, "body", 0.3)
+    assert needs_check("acknowledgements", 0.9, "acknowledgements: thanks/funding wording: x", 0.3)
+    assert not needs_check("toc", 0.1, 'toc: heading "Contents"', 0.3)
+    c = chunk("We would like to thank the reviewers.", heading_path="Book > Notes")
+    job = check_job(c, "acknowledgements: thanks/funding wording")
+    assert job.item_id == c["chunk_id"] and "We would like to thank" in job.messages[1]["content"]
+    assert job.schema.model_validate({"kind": "acknowledgements", "substantive": False})
+    row = {"chunk_id": c["chunk_id"], "kind": "acknowledgements", "selected": False,
+           "reason": "acknowledgements: thanks"}
+    assert apply_verdict(row, {"kind": "body", "substantive": True}, []) == {
+        **row, "kind": "body", "selected": True,
+        "reason": "body: LLM check (rules said: acknowledgements: thanks)"}
