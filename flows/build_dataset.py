@@ -1,6 +1,6 @@
 """The main flow: a folder of documents -> a versioned, trainer-ready release.
 
-    ingest:   ingest -> chunk
+    ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
     curate:   candidates -> clean -> judge -> thresholds -> dedup
     publish:  split -> release -> export -> card
@@ -32,6 +32,7 @@ from tasks.export import export_task
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
 from tasks.questions import QuestionsStage
+from tasks.select_chunks import ChunkSelectStage
 from tasks.split import SplitStage
 
 __all__ = ["BuildParams", "build_dataset"]
@@ -53,7 +54,8 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
     if params.judge_enabled:
         curate += [JudgeStage(), ThresholdsStage(settings=params.judge)]
     return {
-        "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk)],
+        "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk),
+                   *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
         "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
         "curate": [*curate, DedupStage(settings=params.dedup)],
         "publish": [SplitStage(settings=params.split)],
@@ -76,8 +78,8 @@ def run_stages(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
 
 @flow(name="ingest")
 def ingest(ctx: BuildContext, stages: list[Stage]) -> tuple[BuildContext, list[StageStats]]:
-    """Files -> documents -> chunks; broken files are quarantined, never fatal. Returns the
-    context scoped to the documents that parsed."""
+    """Files -> documents -> chunks -> the chunks worth questions; broken files are
+    quarantined, never fatal. Returns the context scoped to the documents that parsed."""
     files = run_stage(stages[0], ctx)
     ctx = ctx.model_copy(update={"doc_ids": files.extra["doc_ids"]})
     return ctx, [files, *run_stages(ctx, stages[1:])]

@@ -15,6 +15,7 @@ from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
 from tasks.export import ExportSettings
 from tasks.judge import JudgeSettings
+from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
 
 
@@ -24,6 +25,7 @@ class BuildParams(SftforgeSources):
     input_path: str = Field(description="A document or a folder of documents")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)

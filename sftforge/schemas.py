@@ -26,6 +26,11 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("heading_path", S), ("page_start", I), ("page_end", I), ("n_tokens", I),
         ("lang", S), ("fingerprint", S),
     ])),
+    # select_chunks: kind and substance of each chunk, and whether it gets questions (why not).
+    "chunk_selection": ("chunk_id", pa.schema([
+        ("chunk_id", S), ("doc_id", S), ("kind", S), ("substance", F), ("selected", B),
+        ("reason", S), ("fingerprint", S),
+    ])),
     # questions: exactly N per chunk.
     "questions": ("question_id", pa.schema([
         ("question_id", S), ("chunk_id", S), ("doc_id", S), ("idx", I), ("question", S),

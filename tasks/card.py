@@ -30,6 +30,7 @@ from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings
 from tasks.judge import scores_for
+from tasks.select_chunks import skipped_by_reason
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
@@ -116,8 +117,10 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     usage, drops = report.usage, selection.funnel(ctx.db_uri, ctx.run_id)
     if export_stats.get("dropped"):
         drops["export"] = dict(Counter(d["reason"] for d in export_stats["dropped"]))
+    extra = {"skipped_chunks": skipped_by_reason(ctx.db_uri, ctx.doc_ids, ctx.fp("select_chunks"))
+             } if "select_chunks" in ctx.fingerprints else {}
     return {
-        "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **extra, "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_id": report.run_id, "counts": build_counts(ctx, len(samples)),
         "stages": {k: v.model_dump() for k, v in report.stages.items()}, "drop_reasons": drops,
         "llm_requests": usage.get("llm_requests", 0), "cache_hits": usage.get("cache_hits", 0),

@@ -1,4 +1,4 @@
-"""questions stage: ``chunks`` -> ``questions``, exactly N questions per chunk.
+"""questions stage: kept ``chunks`` (``chunk_selection``) -> ``questions``, exactly N per chunk.
 
 N comes from the chunk's length (``QuestionSettings``): exact, never "at least". Each question
 carries a type (factual, conceptual, reasoning, how-to, scenario) and a difficulty.
@@ -16,6 +16,7 @@ from sftforge.llm.endpoints import language_name
 from sftforge.llm.prompting import render
 from sftforge.settings import QuestionSettings
 from sftforge.stage import BuildContext, LLMStage
+from tasks.select_chunks import selected_chunk_ids
 
 QType = Literal["factual", "conceptual", "reasoning", "how-to", "scenario"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -62,7 +63,12 @@ class QuestionsStage(LLMStage):
     settings: QuestionSettings = Field(default_factory=QuestionSettings)
 
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
-        return chunks_of(ctx.db_uri, ctx.doc_ids)
+        """The chunks the chunk selection kept (all chunks when it is not part of the build)."""
+        chunks = chunks_of(ctx.db_uri, ctx.doc_ids)
+        if "select_chunks" not in ctx.fingerprints:
+            return chunks
+        kept = selected_chunk_ids(ctx.db_uri, ctx.doc_ids, ctx.fp("select_chunks"))
+        return [c for c in chunks if c["chunk_id"] in kept]
 
     def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
         have = store.read(ctx.db_uri, "questions", columns=["chunk_id"], where=(

@@ -46,6 +46,19 @@ def _table(rows: dict[str, Any], head: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def skipped_chunks_section(summary: dict[str, dict[str, Any]]) -> str:
+    """Markdown section of the card listing skipped chunks by reason with examples."""
+    if not summary:
+        return "## Chunks skipped before question generation\n\nNone.\n"
+    lines = ["## Chunks skipped before question generation", "",
+             "| reason | chunks | examples |", "| --- | ---: | --- |"]
+    for key, entry in summary.items():
+        shown = "<br>".join(f"{e['source']} p.{e['page']}: {e['text'].replace('|', '/')}"
+                            for e in entry["examples"])
+        lines.append(f"| {key} | {entry['count']} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
 def render_card(target: Path, summary: dict[str, Any]) -> Path:
     """Write ``target/README.md`` (the dataset card) and its plots."""
     plots = render_plots(target, summary)
@@ -62,6 +75,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",
         "## Sources", _table(summary["distributions"]["sources"], ("file", "samples")),
         "## Quarantined files", _table(quarantined, ("file", "reason")) if quarantined else "None.",
+        *([skipped_chunks_section(summary["skipped_chunks"]).rstrip()]
+          if "skipped_chunks" in summary else []),
         "## LLM usage",
         f"{summary['llm_requests']} requests sent by this build, {summary['cache_hits']} cache "
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
