@@ -5,6 +5,11 @@ request's schema (from ``response_format`` or the ``JSON schema:`` line of the p
 from the sentences of the last user message so different prompts get different answers.
 ``add_fault`` scripts failures (429, 500, timeouts, broken or repairable JSON, truncation,
 reasoning) for matching requests; ``requests`` and ``log`` record what was received.
+Realism is switched on per test: ``judge="evidence"`` scores answers by their overlap with the
+source and flags text addressed to the reviewer, ``answers="grounded"`` answers from the passage
+sentences closest to the question, and faults give wrong, off-topic, wrong-language or borrowed
+answers, replies that break the schema, JSON in prose, repetition to ``max_tokens``, a 200 with an
+error body, an HTML 502 page or a connection reset mid-body.
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from tests import fakellm_realism as realism
+
 FAULT_KINDS = {
     "429", "500", "400", "401", "timeout", "broken_json", "repairable_json", "truncated", "think",
     "reasoning_field", "empty",
+    # like real models and gateways (see tests/fakellm_realism.py):
+    *realism.ANSWER_FAULTS, *realism.SCHEMA_FAULTS, "json_in_prose", "repetition",
+    "error_body", "html_502", "reset",
 }
 _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
@@ -46,7 +58,13 @@ def _text_of(body: dict[str, Any]) -> str:
 
 
 def _last_user(body: dict[str, Any]) -> str:
-    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    """The user message the reply is about: the last one before any assistant turn, so a
+    re-ask ("your previous reply could not be used...") is answered from the original task,
+    as a real model does, not from the complaint."""
+    messages = body.get("messages", [])
+    turns = [m.get("role") for m in messages]
+    first_reply = turns.index("assistant") if "assistant" in turns else len(messages)
+    users = [m for m in messages[:first_reply] if m.get("role") == "user"]
     return str(users[-1].get("content") or "") if users else _text_of(body)
 
 
@@ -182,8 +200,22 @@ class _Server(ThreadingHTTPServer):
 class _Fault:
     kind: str
     times: int
-    match: str | None
+    match: str | tuple[str, ...] | None
     retry_after: float | None
+
+    def matches(self, text: str) -> bool:
+        """Every string of ``match`` occurs in the request's messages."""
+        needles = (self.match,) if isinstance(self.match, str) else self.match or ()
+        return all(n in text for n in needles)
+
+
+@dataclass
+class Raw:
+    """A reply that is not JSON (an HTML error page) or is cut off by a connection reset."""
+
+    data: bytes
+    content_type: str = "application/json"
+    reset: bool = False
 
 
 class FakeLLM:
@@ -193,12 +225,17 @@ class FakeLLM:
     server answer 401 (echoing the presented key, like real providers) to any other key.
     ``timeout_sleep_s`` is how long a "timeout" fault stalls before answering; ``latency_s``
     delays every answer (so ``peak_in_flight`` can show a client's concurrency).
+    ``judge``: ``"kind"`` (default: schema-valid values, 8 of 10, no injection) or ``"evidence"``
+    (``realism.evidence_verdict``). ``answers``: ``"echo"`` (default: passage sentences) or
+    ``"grounded"`` (the sentences closest to the question).
     """
 
     def __init__(self, reasoning: bool = False, api_key: str | None = None,
                  timeout_sleep_s: float = 3.0, latency_s: float = 0.0,
-                 model: str = "fake-model") -> None:
+                 model: str = "fake-model", judge: str = "kind", answers: str = "echo") -> None:
         self.reasoning, self.api_key, self.model = reasoning, api_key, model
+        self.judge, self.answers = judge, answers
+        self.passages: list[str] = []  # <passage> blocks seen, for "other_chunk" answers
         self.timeout_sleep_s, self.latency_s = timeout_sleep_s, latency_s
         self.peak_in_flight = 0
         self._in_flight = 0
@@ -218,9 +255,10 @@ class FakeLLM:
         with self._lock:
             return self._count
 
-    def add_fault(self, kind: str, times: int = 1, match: str | None = None,
+    def add_fault(self, kind: str, times: int = 1, match: str | tuple[str, ...] | None = None,
                   retry_after: float | None = None) -> None:
-        """Give the next ``times`` requests (-1 = all) whose messages contain ``match`` a fault."""
+        """Give the next ``times`` requests (-1 = all) whose messages contain ``match`` (every
+        string of it, when a tuple) a fault."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {sorted(FAULT_KINDS)}")
         with self._lock:
@@ -256,12 +294,12 @@ class FakeLLM:
             self._count += 1
             self.log.append(body)
             for fault in self._faults if consume else []:
-                if fault.times != 0 and (fault.match is None or fault.match in text):
+                if fault.times != 0 and fault.matches(text):
                     fault.times -= 1 if fault.times > 0 else 0
                     return fault
         return None
 
-    def handle(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict]:
+    def handle(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict | Raw]:
         """(status, headers, JSON body) for one chat request; tracks requests in flight."""
         with self._lock:
             self._in_flight += 1
@@ -274,7 +312,7 @@ class FakeLLM:
             with self._lock:
                 self._in_flight -= 1
 
-    def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict]:
+    def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict | Raw]:
         authorized = self.api_key is None or auth == f"Bearer {self.api_key}"
         fault = self._take_fault(body, consume=authorized)
         if not authorized:
@@ -284,8 +322,10 @@ class FakeLLM:
             return self._http_fault(kind, fault, auth)
         if kind == "timeout" and self._stopping.wait(self.timeout_sleep_s):
             return 503, {}, {"error": {"message": "server stopping"}}
-        reply = self._reply(body)
-        _apply_content_fault(kind, reply)
+        if kind in _TRANSPORT_FAULTS:
+            return _TRANSPORT_FAULTS[kind]
+        reply = self._reply(body, kind)
+        _apply_content_fault(kind, reply, body)
         if self.reasoning:
             think = "<think>Reading the request step by step.</think>"
             reply["content"] = f"{think}\n{reply['content']}"
@@ -302,8 +342,8 @@ class FakeLLM:
                    "401": f"Incorrect API key provided: {auth.removeprefix('Bearer ')}"}[kind]
         return _HTTP_FAULTS[kind], headers, {"error": {"message": message, "type": kind}}
 
-    def _reply(self, body: dict[str, Any]) -> dict[str, Any]:
-        out = self.responder(body) if self.responder else default_content(body)
+    def _reply(self, body: dict[str, Any], kind: str = "") -> dict[str, Any]:
+        out = self.responder(body) if self.responder else self._content(body, kind)
         reply = {"content": out} if isinstance(out, str) else dict(out)
         reply.setdefault("finish_reason", "stop")
         reply.setdefault("content", "")
@@ -324,9 +364,53 @@ class FakeLLM:
         }
 
 
-def _apply_content_fault(kind: str, reply: dict[str, Any]) -> None:
+    def _content(self, body: dict[str, Any], kind: str) -> str:
+        """Default content, with the realistic judge/answers when switched on."""
+        prompt, schema = _last_user(body), schema_of_request(body)
+        passage = realism.tagged(prompt).get("passage")
+        with self._lock:
+            if passage and passage not in self.passages:
+                self.passages.append(passage)
+            seen = list(self.passages)
+        if self.judge == "evidence" and realism.is_judge_request(prompt):
+            return json.dumps(realism.evidence_verdict(prompt), ensure_ascii=False)
+        if not (schema and realism.is_answer_request(prompt)):
+            return default_content(body)
+        if kind in realism.ANSWER_FAULTS:
+            answer = realism.faulty_answer(kind, prompt, seen)
+        elif self.answers == "grounded":
+            answer = realism.grounded_answer(prompt)
+        else:
+            return default_content(body)
+        value = json.loads(default_content(body))
+        value["answer"] = answer
+        return json.dumps(value, ensure_ascii=False)
+
+
+_HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+             b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             b"</body>\r\n</html>\r\n")
+# Faults decided before any content exists: what a proxy or a dying connection returns.
+_TRANSPORT_FAULTS: dict[str, tuple[int, dict[str, str], dict | Raw]] = {
+    "error_body": (200, {}, {"error": {"message": "The model is overloaded, try again later",
+                                       "type": "server_error", "code": 503}}),
+    "html_502": (502, {}, Raw(_HTML_502, "text/html")),
+    "reset": (200, {}, Raw(b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [',
+                           reset=True)),
+}
+
+
+def _apply_content_fault(kind: str, reply: dict[str, Any], body: dict[str, Any]) -> None:
     """Rewrite a good reply in place into the faulty one ``kind`` asks for."""
     content = reply["content"]
+    value, schema = realism.json_or_none(content), schema_of_request(body) or {}
+    if kind in realism.SCHEMA_FAULTS and isinstance(value, dict):
+        reply["content"] = json.dumps(realism.break_schema(kind, value, schema), ensure_ascii=False)
+    elif kind == "json_in_prose":
+        reply["content"] = realism.in_prose(content)
+    elif kind == "repetition":
+        max_tokens = int(body.get("max_tokens") or 256)
+        reply["content"], reply["finish_reason"] = realism.repetition(content, max_tokens), "length"
     if kind == "broken_json":
         reply["content"] = "I am sorry, I cannot answer that in the requested format."
     elif kind == "repairable_json" and content.rstrip().endswith("}"):
@@ -349,15 +433,25 @@ def _make_handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             pass
 
-        def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        def _send(self, status: int, payload: dict | Raw,
+                  headers: dict[str, str] | None = None) -> None:
+            raw = payload if isinstance(payload, Raw) else Raw(
+                json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+            # A reset announces the whole body, sends a third of it, then aborts the socket.
+            length = len(raw.data) * (3 if raw.reset else 1)
             try:
                 self.send_response(status)
-                for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                for key, value in {"Content-Type": raw.content_type, **(headers or {})}.items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(raw.data)
+                if raw.reset:
+                    self.wfile.flush()
+                    # SO_LINGER 0: close() sends RST instead of FIN, as a crashed proxy does.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.close_connection = True
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout): nothing to deliver
 
