@@ -5,172 +5,37 @@ request's schema (from ``response_format`` or the ``JSON schema:`` line of the p
 from the sentences of the last user message so different prompts get different answers.
 ``add_fault`` scripts failures (429, 500, timeouts, broken or repairable JSON, truncation,
 reasoning) for matching requests; ``requests`` and ``log`` record what was received.
+Realism is switched on per test: ``judge="evidence"`` scores answers by their overlap with the
+source and flags text addressed to the reviewer, ``answers="grounded"`` answers from the passage
+sentences closest to the question, and faults give wrong, off-topic, wrong-language or borrowed
+answers, replies that break the schema, JSON in prose, repetition to ``max_tokens``, a 200 with an
+error body, an HTML 502 page or a connection reset mid-body.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from tests import fakellm_realism as realism
+from tests.fakellm_values import _last_user, _text_of, default_content, schema_of_request
+
+__all__ = ["FAULT_KINDS", "FakeLLM", "default_content", "schema_of_request"]
+
 FAULT_KINDS = {
     "429", "500", "400", "401", "timeout", "broken_json", "repairable_json", "truncated", "think",
     "reasoning_field", "empty",
+    # like real models and gateways (see tests/fakellm_realism.py):
+    *realism.ANSWER_FAULTS, *realism.SCHEMA_FAULTS, "json_in_prose", "repetition",
+    "error_body", "html_502", "reset",
 }
 _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
-_TAGGED = re.compile(r"<([A-Za-z_][\w-]*)>(.*?)</\1>", re.S)
-_CJK = re.compile(r"[\u3400-\u9fff]")
-# Self-contained, like the questions the stage asks for (no "the text" / "文中").
-_QUESTION_TEMPLATES = (
-    "What matters about {}?", "Why is it true that {}?",
-    "How would you explain {}?", "What can be concluded from {}?",
-    "Which details support {}?",
-)
-_QUESTION_TEMPLATES_ZH = ("关于“{}”，应该怎么理解？", "为什么说“{}”？", "如何理解“{}”？")
-# Booleans named like these default to False (a judge's "injection_suspected" should not fire).
-_FALSE_HINTS = ("suspect", "injection", "refus", "error", "toxic", "pii", "harm", "unsafe")
-
-
-def _hash(*parts: str) -> int:
-    return int(hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:12], 16)
-
-
-def _text_of(body: dict[str, Any]) -> str:
-    return "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
-
-
-def _last_user(body: dict[str, Any]) -> str:
-    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-    return str(users[-1].get("content") or "") if users else _text_of(body)
-
-
-def schema_of_request(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON schema a request asks for: response_format first, else the prompt's line."""
-    fmt = body.get("response_format") or {}
-    if isinstance(fmt.get("schema"), dict):
-        return fmt["schema"]
-    if isinstance((fmt.get("json_schema") or {}).get("schema"), dict):
-        return fmt["json_schema"]["schema"]
-    lines = _text_of(body).splitlines()
-    for i, line in enumerate(lines[:-1]):
-        if line.strip() == "JSON schema:":
-            try:
-                return json.loads(lines[i + 1])
-            except json.JSONDecodeError:
-                return None
-    return None
-
-
-class ValueMaker:
-    """Builds a value valid for a JSON schema from the sentences of a prompt."""
-
-    def __init__(self, prompt: str, schema: dict[str, Any]) -> None:
-        # Prompts wrap the source text in a tag (<passage>...</passage>): the longest such
-        # block is the content; the instructions around it are not.
-        blocks = [m.group(2) for m in _TAGGED.finditer(prompt)]
-        source = max(blocks, key=len) if blocks else prompt
-        keep = [s.strip() for s in _SENTENCE.findall(source)]
-        # Prompt boilerplate about the output format is not content.
-        keep = [s for s in keep if len(s) > 3 and "json" not in s.lower()]
-        self.sentences = keep or [prompt.strip()[:200] or "The text is empty."]
-        self.prompt, self.defs = prompt, schema.get("$defs", {})
-
-    def make(self, schema: dict[str, Any], path: str = "", name: str = "") -> Any:
-        """A value for ``schema`` at JSON ``path`` (field ``name`` gives hints)."""
-        if "$ref" in schema:
-            return self.make(self.defs[schema["$ref"].split("/")[-1]], path, name)
-        for key in ("anyOf", "oneOf", "allOf"):
-            if key in schema:
-                options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-                return self.make(options[0], path, name)
-        if "const" in schema:
-            return schema["const"]
-        if "enum" in schema:
-            return schema["enum"][_hash(self.prompt, path) % len(schema["enum"])]
-        kind = schema.get("type", "object" if "properties" in schema else "string")
-        if isinstance(kind, list):
-            kind = next((k for k in kind if k != "null"), "null")
-        maker = getattr(self, f"_{kind}", None)
-        return maker(schema, path, name) if maker else None
-
-    def _object(self, schema: dict[str, Any], path: str, name: str) -> dict[str, Any]:
-        props = schema.get("properties", {})
-        return {k: self.make(v, f"{path}.{k}", k) for k, v in props.items()}
-
-    def _array(self, schema: dict[str, Any], path: str, name: str) -> list[Any]:
-        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
-        n = lo if lo == hi else (lo or 1)
-        n = min(n, hi) if hi is not None else n
-        item_name = name[:-1] if name.endswith("s") else name
-        return [self.make(schema.get("items", {}), f"{path}[{i}]", item_name) for i in range(n)]
-
-    def _integer(self, schema: dict[str, Any], path: str, name: str) -> int:
-        return int(round(self._number(schema, path, name, step=1)))
-
-    def _number(self, schema: dict[str, Any], path: str, name: str, step: float = 0.0) -> float:
-        lo, hi = schema.get("minimum"), schema.get("maximum")
-        if lo is None and "exclusiveMinimum" in schema:
-            lo = schema["exclusiveMinimum"] + (step or 1e-3)
-        if hi is None and "exclusiveMaximum" in schema:
-            hi = schema["exclusiveMaximum"] - (step or 1e-3)
-        if lo is not None and hi is not None:
-            return lo + round(0.78 * (hi - lo), 3)  # high but not the max: 8 of 1-10
-        if lo is not None or hi is not None:
-            return lo if lo is not None else min(hi, 1)
-        return 1
-
-    def _boolean(self, schema: dict[str, Any], path: str, name: str) -> bool:
-        return not any(h in name.lower() for h in _FALSE_HINTS)
-
-    def _null(self, schema: dict[str, Any], path: str, name: str) -> None:
-        return None
-
-    def _string(self, schema: dict[str, Any], path: str, name: str) -> str:
-        # Items of one array get consecutive sentences (and templates), so they differ.
-        indexes = re.findall(r"\[(\d+)\]", path)
-        index = int(indexes[-1]) if indexes else 0
-        pick = (_hash(self.prompt, re.sub(r"\[\d+\]", "", path)) + index) % len(self.sentences)
-        sentence = self.sentences[pick]
-        lname = name.lower()
-        if "question" in lname or lname in ("instruction", "query"):
-            text = self._question(sentence, index)
-        elif "answer" in lname or lname in ("output", "response"):
-            text = " ".join(self.sentences[(pick + k) % len(self.sentences)] for k in range(2))
-        else:
-            text = sentence
-        return self._fit(text, schema)
-
-    def _question(self, sentence: str, index: int) -> str:
-        topic = sentence.rstrip(".!?。！？")
-        if _CJK.search(sentence):
-            return _QUESTION_TEMPLATES_ZH[index % len(_QUESTION_TEMPLATES_ZH)].format(topic[:30])
-        topic = " ".join(topic.split()[:10])
-        if topic[1:2].islower():  # "Prepared" -> "prepared", but keep "SQL", "WAFs"
-            topic = topic[:1].lower() + topic[1:]
-        return _QUESTION_TEMPLATES[index % len(_QUESTION_TEMPLATES)].format(topic)
-
-    @staticmethod
-    def _fit(text: str, schema: dict[str, Any]) -> str:
-        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
-        text = text or "text"
-        while len(text) < lo:
-            text = f"{text} {text}"
-        return text[:hi] if hi is not None else text
-
-
-def default_content(body: dict[str, Any]) -> str:
-    """The default reply: schema-valid JSON derived from the last user message."""
-    schema = schema_of_request(body)
-    prompt = _last_user(body)
-    if schema is None:
-        return ValueMaker(prompt, {}).sentences[0]
-    return json.dumps(ValueMaker(prompt, schema).make(schema), ensure_ascii=False)
 
 
 class _Server(ThreadingHTTPServer):
@@ -182,8 +47,22 @@ class _Server(ThreadingHTTPServer):
 class _Fault:
     kind: str
     times: int
-    match: str | None
+    match: str | tuple[str, ...] | None
     retry_after: float | None
+
+    def matches(self, text: str) -> bool:
+        """Every string of ``match`` occurs in the request's messages."""
+        needles = (self.match,) if isinstance(self.match, str) else self.match or ()
+        return all(n in text for n in needles)
+
+
+@dataclass
+class Raw:
+    """A reply that is not JSON (an HTML error page) or is cut off by a connection reset."""
+
+    data: bytes
+    content_type: str = "application/json"
+    reset: bool = False
 
 
 class FakeLLM:
@@ -193,12 +72,17 @@ class FakeLLM:
     server answer 401 (echoing the presented key, like real providers) to any other key.
     ``timeout_sleep_s`` is how long a "timeout" fault stalls before answering; ``latency_s``
     delays every answer (so ``peak_in_flight`` can show a client's concurrency).
+    ``judge``: ``"kind"`` (default: schema-valid values, 8 of 10, no injection) or ``"evidence"``
+    (``realism.evidence_verdict``). ``answers``: ``"echo"`` (default: passage sentences) or
+    ``"grounded"`` (the sentences closest to the question).
     """
 
     def __init__(self, reasoning: bool = False, api_key: str | None = None,
                  timeout_sleep_s: float = 3.0, latency_s: float = 0.0,
-                 model: str = "fake-model") -> None:
+                 model: str = "fake-model", judge: str = "kind", answers: str = "echo") -> None:
         self.reasoning, self.api_key, self.model = reasoning, api_key, model
+        self.judge, self.answers = judge, answers
+        self.passages: list[str] = []  # <passage> blocks seen, for "other_chunk" answers
         self.timeout_sleep_s, self.latency_s = timeout_sleep_s, latency_s
         self.peak_in_flight = 0
         self._in_flight = 0
@@ -218,9 +102,10 @@ class FakeLLM:
         with self._lock:
             return self._count
 
-    def add_fault(self, kind: str, times: int = 1, match: str | None = None,
+    def add_fault(self, kind: str, times: int = 1, match: str | tuple[str, ...] | None = None,
                   retry_after: float | None = None) -> None:
-        """Give the next ``times`` requests (-1 = all) whose messages contain ``match`` a fault."""
+        """Give the next ``times`` requests (-1 = all) whose messages contain ``match`` (every
+        string of it, when a tuple) a fault."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {sorted(FAULT_KINDS)}")
         with self._lock:
@@ -256,12 +141,12 @@ class FakeLLM:
             self._count += 1
             self.log.append(body)
             for fault in self._faults if consume else []:
-                if fault.times != 0 and (fault.match is None or fault.match in text):
+                if fault.times != 0 and fault.matches(text):
                     fault.times -= 1 if fault.times > 0 else 0
                     return fault
         return None
 
-    def handle(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict]:
+    def handle(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict | Raw]:
         """(status, headers, JSON body) for one chat request; tracks requests in flight."""
         with self._lock:
             self._in_flight += 1
@@ -274,7 +159,7 @@ class FakeLLM:
             with self._lock:
                 self._in_flight -= 1
 
-    def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict]:
+    def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict | Raw]:
         authorized = self.api_key is None or auth == f"Bearer {self.api_key}"
         fault = self._take_fault(body, consume=authorized)
         if not authorized:
@@ -284,8 +169,10 @@ class FakeLLM:
             return self._http_fault(kind, fault, auth)
         if kind == "timeout" and self._stopping.wait(self.timeout_sleep_s):
             return 503, {}, {"error": {"message": "server stopping"}}
-        reply = self._reply(body)
-        _apply_content_fault(kind, reply)
+        if kind in _TRANSPORT_FAULTS:
+            return _TRANSPORT_FAULTS[kind]
+        reply = self._reply(body, kind)
+        _apply_content_fault(kind, reply, body)
         if self.reasoning:
             think = "<think>Reading the request step by step.</think>"
             reply["content"] = f"{think}\n{reply['content']}"
@@ -302,8 +189,8 @@ class FakeLLM:
                    "401": f"Incorrect API key provided: {auth.removeprefix('Bearer ')}"}[kind]
         return _HTTP_FAULTS[kind], headers, {"error": {"message": message, "type": kind}}
 
-    def _reply(self, body: dict[str, Any]) -> dict[str, Any]:
-        out = self.responder(body) if self.responder else default_content(body)
+    def _reply(self, body: dict[str, Any], kind: str = "") -> dict[str, Any]:
+        out = self.responder(body) if self.responder else self._content(body, kind)
         reply = {"content": out} if isinstance(out, str) else dict(out)
         reply.setdefault("finish_reason", "stop")
         reply.setdefault("content", "")
@@ -324,9 +211,53 @@ class FakeLLM:
         }
 
 
-def _apply_content_fault(kind: str, reply: dict[str, Any]) -> None:
+    def _content(self, body: dict[str, Any], kind: str) -> str:
+        """Default content, with the realistic judge/answers when switched on."""
+        prompt, schema = _last_user(body), schema_of_request(body)
+        passage = realism.tagged(prompt).get("passage")
+        with self._lock:
+            if passage and passage not in self.passages:
+                self.passages.append(passage)
+            seen = list(self.passages)
+        if self.judge == "evidence" and realism.is_judge_request(prompt):
+            return json.dumps(realism.evidence_verdict(prompt), ensure_ascii=False)
+        if not (schema and realism.is_answer_request(prompt)):
+            return default_content(body)
+        if kind in realism.ANSWER_FAULTS:
+            answer = realism.faulty_answer(kind, prompt, seen)
+        elif self.answers == "grounded":
+            answer = realism.grounded_answer(prompt)
+        else:
+            return default_content(body)
+        value = json.loads(default_content(body))
+        value["answer"] = answer
+        return json.dumps(value, ensure_ascii=False)
+
+
+_HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+             b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             b"</body>\r\n</html>\r\n")
+# Faults decided before any content exists: what a proxy or a dying connection returns.
+_TRANSPORT_FAULTS: dict[str, tuple[int, dict[str, str], dict | Raw]] = {
+    "error_body": (200, {}, {"error": {"message": "The model is overloaded, try again later",
+                                       "type": "server_error", "code": 503}}),
+    "html_502": (502, {}, Raw(_HTML_502, "text/html")),
+    "reset": (200, {}, Raw(b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [',
+                           reset=True)),
+}
+
+
+def _apply_content_fault(kind: str, reply: dict[str, Any], body: dict[str, Any]) -> None:
     """Rewrite a good reply in place into the faulty one ``kind`` asks for."""
     content = reply["content"]
+    value, schema = realism.json_or_none(content), schema_of_request(body) or {}
+    if kind in realism.SCHEMA_FAULTS and isinstance(value, dict):
+        reply["content"] = json.dumps(realism.break_schema(kind, value, schema), ensure_ascii=False)
+    elif kind == "json_in_prose":
+        reply["content"] = realism.in_prose(content)
+    elif kind == "repetition":
+        max_tokens = int(body.get("max_tokens") or 256)
+        reply["content"], reply["finish_reason"] = realism.repetition(content, max_tokens), "length"
     if kind == "broken_json":
         reply["content"] = "I am sorry, I cannot answer that in the requested format."
     elif kind == "repairable_json" and content.rstrip().endswith("}"):
@@ -349,15 +280,25 @@ def _make_handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             pass
 
-        def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        def _send(self, status: int, payload: dict | Raw,
+                  headers: dict[str, str] | None = None) -> None:
+            raw = payload if isinstance(payload, Raw) else Raw(
+                json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+            # A reset announces the whole body, sends a third of it, then aborts the socket.
+            length = len(raw.data) * (3 if raw.reset else 1)
             try:
                 self.send_response(status)
-                for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                for key, value in {"Content-Type": raw.content_type, **(headers or {})}.items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(raw.data)
+                if raw.reset:
+                    self.wfile.flush()
+                    # SO_LINGER 0: close() sends RST instead of FIN, as a crashed proxy does.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.close_connection = True
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout): nothing to deliver
 

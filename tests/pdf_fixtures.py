@@ -264,3 +264,110 @@ def _merged_cell_table(page: pymupdf.Page, cells: list[list[str]], font: str) ->
     for (x0, y0, x1, y1), label in boxes:
         page.draw_rect(pymupdf.Rect(x0, y0, x1, y1), color=(0, 0, 0), width=0.6)
         page.insert_text((x0 + 4, y0 + 14), label, fontname=font, fontsize=8)
+
+
+# ------------------------------------------------------------------ book pages
+# A two-column book layout the project's own renderer never makes: running heads that change
+# with the chapter, "Page N of M" footers, footnotes under the columns, a sentence that runs
+# from one page onto the next, and ligature glyphs (ﬁ, ﬂ) written as single characters.
+
+BOOK = {
+    "en": {
+        "chapters": ("Injection Attacks", "Session Security"),
+        "footer": "Page {n} of {total}",
+        # Two columns a page, three pages a chapter. Page 1's right column ends mid-sentence
+        # and page 2's left column goes on, with page 1's footnote between them.
+        "columns": [
+            ["Injection Attacks", "Injection happens when input becomes code¹.",
+             "A ﬁrewall rule cannot tell data from syntax."],
+            ["Prepared statements keep the two apart.",
+             "Every query that joins strings must be rewritten so that user values travel"],
+            ["as parameters and never as part of the grammar.", "Input ﬂows through many layers²."],
+            ["Logging the rejected input helps the team find the attack."],
+            ["Stored procedures help only when they avoid dynamic SQL."],
+            ["Review each new query before it ships."],
+            ["Session Security", "A session identiﬁer must be long and random."],
+            ["Regenerate the identiﬁer after login to stop ﬁxation attacks³."],
+            ["Expire idle sessions on the server."],
+            ["Bind the session to a ﬂag that marks the cookie HttpOnly."],
+            ["Log out destroys the session on the server."],
+            ["Audit the session store every quarter."],
+        ],
+        "footnotes": {1: "¹ Verizon counts injection among the top causes of breaches.",
+                      2: "² Each layer may decode the input again.",
+                      4: "³ Fixation was described in 2002."},
+    },
+    "zh": {
+        "chapters": ("注入攻击", "会话安全"),
+        "footer": "第{n}页，共{total}页",
+        "columns": [
+            ["注入攻击", "当输入变成代码时就会发生注入¹。", "ﬁrewall规则无法区分数据和语法。"],
+            ["预编译语句把两者分开。", "每一条拼接字符串的查询都必须改写，让用户的值"],
+            ["作为参数传递而不是语法的一部分。", "输入会经过很多层ﬂow处理²。"],
+            ["记录被拒绝的输入可以帮助团队发现攻击。"],
+            ["存储过程只有在不拼接语句时才有帮助。"],
+            ["每条新查询上线前都要审查。"],
+            ["会话安全", "会话标识必须足够长且随机。"],
+            ["登录后重新生成标识可以阻止会话固定攻击³。"],
+            ["服务器要让空闲会话过期。"],
+            ["会话Cookie要带上HttpOnly标志。"],
+            ["退出登录时服务器要销毁会话。"],
+            ["每个季度审计一次会话存储。"],
+        ],
+        "footnotes": {1: "¹ 统计显示注入是数据泄露的主要原因之一。", 2: "² 每一层都可能再次解码输入。",
+                      4: "³ 会话固定攻击最早在二〇〇二年被描述。"},
+    },
+}
+_BOOK_W, _BOOK_H, _COL_X, _COL_W = 420, 595, (40, 225), 155
+
+
+def book_pdf(path: Path, lang: str = "en") -> Path:
+    """Six two-column pages of ``BOOK[lang]`` (headings at chapter starts in 14 pt, body in
+    10 pt); running head = chapter title (changes on page 4), footer "Page N of 6" /
+    "第N页，共6页", footnotes in 7 pt under the columns, ligature glyphs kept as one character."""
+    book, doc = BOOK[lang], pymupdf.open()
+    font = pymupdf.Font("helv" if lang == "en" else "china-s")
+    total = len(book["columns"]) // 2
+    for n in range(1, total + 1):
+        page = doc.new_page(width=_BOOK_W, height=_BOOK_H)
+        writer = pymupdf.TextWriter(page.rect)
+        chapter = book["chapters"][0 if n <= total // 2 else 1]
+        writer.append((40, 30), chapter, font=font, fontsize=8)
+        writer.append((170, 575), book["footer"].format(n=n, total=total), font=font, fontsize=8)
+        for col in (0, 1):
+            _write_column(writer, font, book["columns"][2 * (n - 1) + col], _COL_X[col], lang,
+                          book["chapters"])
+        if n in book["footnotes"]:
+            writer.append((40, 540), book["footnotes"][n], font=font, fontsize=7)
+        writer.write_text(page)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def _write_column(writer: pymupdf.TextWriter, font: pymupdf.Font, parts: list[str], x: float,
+                  lang: str, headings: tuple[str, ...]) -> None:
+    y = 80.0
+    for part in parts:
+        if part in headings:
+            writer.append((x, y), part, font=font, fontsize=14)
+            y += 26
+            continue
+        for line in _wrap(part, font, 10, _COL_W):
+            writer.append((x, y), line, font=font, fontsize=10)
+            y += 14
+        y += 6  # paragraph gap
+
+
+def _wrap(text: str, font: pymupdf.Font, size: float, width: float) -> list[str]:
+    """Greedy wrap by measured width: at spaces for English, anywhere for Chinese."""
+    units = text.split(" ") if " " in text else list(text)
+    glue = " " if " " in text else ""
+    lines, current = [], ""
+    for unit in units:
+        trial = f"{current}{glue}{unit}" if current else unit
+        if current and font.text_length(trial, fontsize=size) > width:
+            lines.append(current)
+            trial = unit
+        current = trial
+    return lines + [current]

@@ -174,6 +174,7 @@ class _Try:
     status: int = 0
     attempts: int = 1
     tokens: tuple[int, int] = (0, 0)
+    raw: str = ""  # the error body, kept for the failure ledger
 
 
 @dataclass
@@ -287,6 +288,7 @@ class LLMGateway:
         choices = getattr(reply.response, "choices", None)
         if not choices:
             out.error = reply.reason if reply.response is None else "empty response: no choices"
+            out.raw = reply.raw
             return out
         choice, msg = choices[0], choices[0].message
         out.raw = msg.content or ""
@@ -334,7 +336,7 @@ class LLMGateway:
 
     async def _send_once(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> _Try:
         try:
-            return _Try(response=await client.chat.completions.create(**body), status=200)
+            response = await client.chat.completions.create(**body)
         except openai.APIStatusError as exc:
             return self._status_failure(exc)
         except openai.APITimeoutError:
@@ -345,12 +347,28 @@ class LLMGateway:
             return _Try(reason=f"connection error after {{n}} attempts: {why}", retryable=True)
         except openai.APIError as exc:  # e.g. a 200 with a body that is not a completion
             return _Try(reason=f"api error: {self._scrub(str(exc))[:200]}")
+        error = (getattr(response, "model_extra", None) or {}).get("error")
+        if error is not None and not getattr(response, "choices", None):
+            return self._error_body(error)
+        return _Try(response=response, status=200)
+
+    def _error_body(self, error: Any) -> _Try:
+        """A 200 whose body is an error object (some gateways report overload this way): a
+        failure with the provider's message, retried unless its code says it would fail again."""
+        message = error.get("message") if isinstance(error, dict) else error
+        code = error.get("code") if isinstance(error, dict) else None
+        retryable = not isinstance(code, int) or code in _RETRY_STATUS or code >= 500
+        raw = self._scrub(json.dumps({"error": error}, ensure_ascii=False))
+        detail = self._scrub(str(message))[:300]
+        return _Try(reason=f"api error after {{n}} attempts: error object in a 200 reply: {detail}",
+                    retryable=retryable, status=200, raw=raw)
 
     def _status_failure(self, exc: openai.APIStatusError) -> _Try:
         code = exc.status_code
+        raw = self._scrub(exc.response.text)  # an HTML error page says which proxy failed
         if code in _RETRY_STATUS or code >= 500:
             return _Try(reason=f"http {code} after {{n}} attempts", retryable=True,
-                        retry_after=_retry_after(exc), status=code)
+                        retry_after=_retry_after(exc), status=code, raw=raw)
         if code in (401, 403):
             # The body may echo part of the key, so it is not quoted.
             return _Try(status=code, reason=(
@@ -359,7 +377,7 @@ class LLMGateway:
         body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else None
         message = body.get("message") if isinstance(body, dict) else None
         detail = self._scrub(str(message or exc.message))[:300]
-        return _Try(status=code, reason=f"http {code}: {detail}")
+        return _Try(status=code, reason=f"http {code}: {detail}", raw=raw)
 
     def _scrub(self, text: str) -> str:
         """Remove the API key from text that may reach logs, tables or the dataset card."""

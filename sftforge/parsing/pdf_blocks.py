@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from sftforge.parsing.pdf_footnotes import split_footnotes
 from sftforge.parsing.pdf_headings import body_size, infer_headings, match_toc
 from sftforge.parsing.pdf_page import BULLET_RE, Line, PageLayout
 from sftforge.parsing.pdf_tables import Table
@@ -26,8 +27,12 @@ def build_blocks(pages: list[PageLayout], toc: list[list] | None) -> list[Block]
         heads, inserts = infer_headings(pages, body), {}
     blocks: list[Block] = []
     for page in pages:
+        notes = split_footnotes(page, body)
         blocks += inserts.get(page.number, [])
         blocks += _page_blocks(page, heads)
+        # Footnotes close their page; _tidy joins a sentence across them (marked until then).
+        note_page = PageLayout(page.number, page.height, list(notes), False)
+        blocks += [{**b, "_note": True} for b in _page_blocks(note_page, heads)]
     return _tidy(blocks, demote_runs=not toc)
 
 
@@ -49,8 +54,11 @@ def _tidy(blocks: list[Block], demote_runs: bool) -> list[Block]:
         if b["kind"] in ("paragraph", "heading") and len(b["text"]) < 8 and len(
                 _ALNUM_RE.findall(b["text"])) < 2:
             continue
-        prev = out[-1] if out else None
-        if prev and prev["kind"] == b["kind"]:
+        at = len(out) - 1
+        while at >= 0 and out[at].get("_note") and not b.get("_note"):
+            at -= 1  # a sentence cut by a page break goes on after the page's footnotes
+        prev = out[at] if at >= 0 else None
+        if prev and prev["kind"] == b["kind"] and prev.get("_note") == b.get("_note"):
             joined = _join_cut(prev, b, b["page"] == last_page + 1)
             if joined is not None:
                 prev["text"] = joined
@@ -59,6 +67,7 @@ def _tidy(blocks: list[Block], demote_runs: bool) -> list[Block]:
         out.append(b)
         last_page = b["page"]
     for b in out:
+        b.pop("_note", None)
         if b["kind"] == "table" and b["text"].count("\n") < 2:  # a lone row is no table
             b["kind"] = "paragraph"
             cells = b["text"].split("\n")[0].strip("| ").split(" | ")

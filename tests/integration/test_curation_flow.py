@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from flows.build_dataset import BuildParams, build_dataset
 from sftforge import store
 from sftforge.demo_corpus import render_markdown_pdf
 from sftforge.settings import Settings
-from tests.fakellm import default_content, schema_of_request
 from tests.integration.conftest import read_jsonl
 from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
 
@@ -37,21 +35,10 @@ destinations and a separate egress proxy are the usual defenses against this att
 """
 
 
-def _well_formed_answers(body: dict) -> str:
-    """FakeLLM's default content, except answers are complete sentences that pass cleaning."""
-    schema = schema_of_request(body) or {}
-    if "answer" not in schema.get("properties", {}):
-        return default_content(body)
-    return json.dumps({
-        "reasoning": "The section names the hash functions and why speed matters.",
-        "answer": "Store passwords with a slow, salted hash such as Argon2id, scrypt or bcrypt, "
-                  "with a unique random salt per user.",
-        "citations": ["slow, salted hash"],
-    })
-
-
 def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_path: Path) -> None:
-    llm_env.responder = _well_formed_answers
+    # A judge that scores by evidence (the default scripted judge gives 8 to everything, so
+    # "scores unchanged" could not fail) and answers drawn from the passage.
+    llm_env.judge, llm_env.answers = "evidence", "grounded"
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     render_markdown_pdf(INJECTED, corpus / "passwords.pdf", title="Password Storage")
@@ -63,8 +50,10 @@ def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_pa
     flagged = [j for j in judged if j["injection_suspected"]]
     assert flagged, "the injected instruction was not flagged"
     assert all(samples[j["sample_id"]]["source"] == "passwords.pdf" for j in flagged)
-    # The judge's answer was parsed as usual (FakeLLM scores 8), not replaced by the text's "10".
-    assert {(j["faithfulness"], j["overall"]) for j in judged} == {(8, 8.0)}
+    # The judge's scores were stored as it gave them, not replaced by the text's "10": grounded
+    # answers are faithful (10), clarity is 9 for every question, so overall is never 10.
+    assert {(j["faithfulness"], j["clarity"]) for j in judged} == {(10, 9)}
+    assert all(j["overall"] < 10 for j in judged)
     assert summary["drop_reasons"]["thresholds"]["prompt_injection_suspected"] == len(flagged)
     exported = {r["sample_id"] for r in read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")}
     assert not exported & {j["sample_id"] for j in flagged}

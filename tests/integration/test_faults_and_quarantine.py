@@ -83,13 +83,24 @@ def test_llm_faults_end_in_samples_or_the_failure_ledger(llm_env, monkeypatch, t
     llm_env.add_fault("repairable_json", times=2)
     # Persistent faults on chosen items: they can only end in the ledger.
     llm_env.add_fault("broken_json", times=-1, match="Violation reports")
-    llm_env.add_fault("truncated", times=3, match="Question:")  # answers prompts only
+    # Every answer about sessions is cut at max_tokens, on each of the task's own retries too,
+    # so those items can only end in the ledger as "truncated".
+    llm_env.add_fault("truncated", times=-1, match=("\nQuestion:", "Session identifiers"))
     params = BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"))
     summary = build_dataset(params)
     lost_chunks, lost_questions, ledger = _accounted(Settings(), params)
     assert lost_chunks == set() and lost_questions == set()
     errors = " | ".join(ledger.values())
     assert "invalid json" in errors, errors
+    uri = Settings().db_uri
+    session = [c["chunk_id"] for c in store.read(uri, "chunks").to_dicts()
+               if "Session identifiers" in c["text"]]
+    session_questions = store.read(uri, "questions", where=store.sql_in("chunk_id", session))
+    truncated = {q: ledger.get(q) for q in session_questions["question_id"].to_list()}
+    assert truncated and all(e == "truncated: finish_reason=length (raise max_tokens, now 1024)"
+                             for e in truncated.values()), truncated
+    rows = store.read(uri, "failures", where=store.sql_in("item_id", list(truncated))).to_dicts()
+    assert {r["stage"] for r in rows} == {"answers"} and all(r["raw_output"] for r in rows)
     assert summary["failures"], "ledger failures must reach the summary"
     # The faults cost items, not the build: samples were made and a release was written.
     # (How many survive curation depends on FakeLLM's pseudo-answers, not on the faults.)

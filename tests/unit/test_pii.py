@@ -104,10 +104,19 @@ def test_look_alikes_are_not_redacted(text: str) -> None:
     assert scrub(text) == (text, {})
 
 
-def test_scrub_is_deterministic_and_handles_empty() -> None:
-    text = "attacker@example.com from 198.51.100.9 used sk-abcdefghijklmnopqrstuvwx1234"
-    assert scrub(text) == scrub(text)
-    assert scrub(text)[0] == "[EMAIL] from [IP] used [SECRET]"
+@pytest.mark.parametrize(("text", "expected", "kinds"), [
+    ("attacker@example.com from 198.51.100.9 used sk-abcdefghijklmnopqrstuvwx1234",
+     "[EMAIL] from [IP] used [SECRET]", {"EMAIL": 1, "IP": 1, "SECRET": 1}),
+    ("攻击者 attacker@example.com 从 198.51.100.9 登录，手机 13912345678，使用 sk-abcdefghijklmnopqrstuvwx1234",
+     "攻击者 [EMAIL] 从 [IP] 登录，手机 [PHONE]，使用 [SECRET]",
+     {"EMAIL": 1, "IP": 1, "PHONE": 1, "SECRET": 1}),
+])
+def test_mixed_pii_in_one_text(text: str, expected: str, kinds: dict[str, int]) -> None:
+    assert scrub(text) == (expected, kinds)
+    assert scrub(expected) == (expected, {})  # scrubbed text stays as it is
+
+
+def test_scrub_handles_empty() -> None:
     assert scrub("") == ("", {}) and scrub(None) == ("", {})
 
 
