@@ -44,8 +44,8 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     ])),
     # clean: cleaned text of each sample plus keep/drop and the drop reason.
     "clean_samples": ("sample_id", pa.schema([
-        ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("kept", B),
-        ("reason", S), ("pii", S), ("fingerprint", S),
+        ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("citations", S),
+        ("kept", B), ("reason", S), ("pii", S), ("fingerprint", S),
     ])),
     # dedup: cluster of each kept sample; non-representatives are duplicates of the kept one.
     "dedup_clusters": ("sample_id", pa.schema([

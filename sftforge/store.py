@@ -47,8 +47,18 @@ def open_table(db_uri: str, name: str, schema: pa.Schema | None = None) -> Any:
     """Open table ``name``, creating it empty with its schema when it does not exist yet."""
     db = connect(db_uri)
     if table_exists(db_uri, name):
-        return db.open_table(name)
+        return _add_missing_columns(db.open_table(name), schema or schema_of(name))
     return db.create_table(name, schema=schema or schema_of(name), exist_ok=True)
+
+
+def _add_missing_columns(tbl: Any, schema: pa.Schema) -> Any:
+    """``tbl`` with the columns a newer schema declares added as nulls, so a database written
+    by an older version keeps working (e.g. ``documents.hidden_spans``)."""
+    have = set(tbl.schema.names)
+    missing = [f for f in schema if f.name not in have]
+    if missing:
+        tbl.add_columns(missing)
+    return tbl
 
 
 def _to_arrow(rows: Iterable[dict[str, Any]] | pa.Table, schema: pa.Schema) -> pa.Table:
