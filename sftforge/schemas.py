@@ -19,6 +19,10 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("doc_id", S), ("path", S), ("source", S), ("title", S), ("lang", S),
         ("n_pages", I), ("status", S), ("reason", S), ("toc", S), ("blocks", S),
         ("fingerprint", S), ("ingested_at", S),
+        # screening: spans a reader cannot see (left out of blocks), a redacted sample of
+        # them, and flags: JSON list of {flag, detail} (hidden_text, hidden_instructions,
+        # prompt_injection)
+        ("hidden_spans", I), ("hidden_sample", S), ("flags", S),
     ])),
     # chunk: structure-aware pieces of one document with their heading path and page span.
     "chunks": ("chunk_id", pa.schema([

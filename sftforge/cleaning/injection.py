@@ -99,7 +99,7 @@ _ANYWHERE_PATTERNS: dict[str, str] = {
         r"(?:system\s+prompt|hidden\s+instructions|initial\s+instructions)"
         r"|<\|im_start\|>\s*system|<<SYS>>|\[INST\]|^#{2,3}\s*(?:system|instruction)\s*:?\s*$"
         r"|(?:如果|假如|若)你是(?:一个)?(?:AI|人工智能|大模型|语言模型|机器人|自动|评审|评分)"
-        r"|(?:致|给|写给)(?:AI|人工智能|大模型|模型|评审|评委|审稿人|筛选系统)(?:的话)?[:：]"
+        r"|(?:致|给|写给)(?:AI|人工智能|大模型|模型|评审|评委|审稿人|筛选系统|招聘系统)+(?:的话)?[:：]"
         r"|(?:输出|泄露|显示|告诉我)你的(?:系统提示|系统指令|初始指令)"),
     "hidden_markup": (
         r"<[a-z][^>]{0,200}style\s*=\s*[\"'][^\"']{0,200}(?:font-size\s*:\s*0(?:\.\d+)?\s*"
@@ -144,17 +144,19 @@ class Hit:
     end: int
 
 
-def find_injections(text: str | None) -> list[Hit]:
+def find_injections(text: str | None, hidden: bool = False) -> list[Hit]:
     """Every injection hit of ``text`` (directives and addresses to a machine reader; quoted
-    examples inside security prose are left out), in text order."""
+    examples inside security prose are left out), in text order. ``hidden``: the text was
+    invisible on the page, where no phrasing is a harmless description: every match counts."""
     if not text or not INJECTION.search(text):
         return []
     hits = [Hit(kind, m.group(), m.start(), m.end())
             for kind, rx in _DIRECTIVE.items() for m in rx.finditer(text)
-            if _is_directive(text, m.start()) and not _is_mention(text, m.start(), m.end())]
+            if hidden or (_is_directive(text, m.start())
+                          and not _is_mention(text, m.start(), m.end()))]
     hits += [Hit(kind, m.group(), m.start(), m.end())
              for kind, rx in _ANYWHERE.items() for m in rx.finditer(text)
-             if kind == "hidden_markup" or not _is_mention(text, m.start(), m.end())]
+             if hidden or kind == "hidden_markup" or not _is_mention(text, m.start(), m.end())]
     return sorted(hits, key=lambda h: h.start)
 
 
@@ -189,3 +191,15 @@ def _is_mention(text: str, start: int, end: int) -> bool:
     inside = sentence.count('"') % 2 == 1 or sentence.count("'") % 2 == 1 or any(
         sentence.rfind(o) > sentence.rfind(c) for o, c in _QUOTES.items() if o != c)
     return inside and bool(_TOPIC.search(sentence + " " + text[end:end + 200]))
+
+
+def redact(text: str, hidden: bool = False) -> str:
+    """``text`` with each hit replaced by ``[PROMPT_INJECTION:<kind>]``: safe to show on a card
+    (the release gate does not flag the placeholder)."""
+    out, last = [], 0
+    for hit in find_injections(text, hidden):
+        if hit.start < last:
+            continue  # overlapping hits of two kinds: the first one covers it
+        out += [text[last:hit.start], f"[PROMPT_INJECTION:{hit.kind}]"]
+        last = hit.end
+    return "".join(out) + text[last:]
