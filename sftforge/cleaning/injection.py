@@ -111,7 +111,7 @@ _ANYWHERE_PATTERNS: dict[str, str] = {
 _FLAGS = re.IGNORECASE | re.MULTILINE
 _DIRECTIVE = {k: re.compile(p, _FLAGS) for k, p in _DIRECTIVE_PATTERNS.items()}
 _ANYWHERE = {k: re.compile(p, _FLAGS) for k, p in _ANYWHERE_PATTERNS.items()}
-# Every pattern in one regex: the cheap first pass (most text has no candidate at all).
+# Every pattern in one regex (what tasks/judge.py exports as INJECTION).
 INJECTION = re.compile("|".join(f"(?:{p})" for p in (*_DIRECTIVE_PATTERNS.values(),
                                                      *_ANYWHERE_PATTERNS.values())), _FLAGS)
 
@@ -134,6 +134,25 @@ _TOPIC = re.compile(
     re.IGNORECASE)
 
 
+# The cheap first pass: every pattern needs one of these (lowercase) words. Substring tests
+# cost ~20 us per 350 characters; the patterns cost ~120 us (ingest screens every block).
+_ANCHORS = (
+    "ignor", "disregard", "forget", "overrid", "bypass", "abandon", "skip", "drop", "do not ",
+    "new instruction", "忽略", "忽视", "无视", "理会", "跳过", "抛开", "忘记", "忘掉",
+    "highest", "maximum", "max ", "top ", "best ", "perfect", "full ", "excellent", "10",
+    "满分", "最高", "十分", "一百分", "requirement", "criteria", "qualification", "要求", "条件",
+    "标准", "you are now", "from now on", " mode", "anything now", "pretend", "act as",
+    "behave as", "从现在", "你现在是", "模式", "假装你", "note ", "message ", "instruction",
+    "if you are", "as the ", "system prompt", "im_start", "<<sys", "[inst]", "你是", "致",
+    "写给", "给", "系统提示", "系统指令", "初始指令", "style")
+
+
+def _maybe(text: str) -> bool:
+    """False when no pattern can match ``text`` (no anchor word, no Unicode tag character)."""
+    low = text.lower()
+    return any(a in low for a in _ANCHORS) or max(text) >= "\U000E0000"
+
+
 @dataclass(frozen=True)
 class Hit:
     """One injection match: its kind, the matched text and its span in the screened text."""
@@ -148,7 +167,7 @@ def find_injections(text: str | None, hidden: bool = False) -> list[Hit]:
     """Every injection hit of ``text`` (directives and addresses to a machine reader; quoted
     examples inside security prose are left out), in text order. ``hidden``: the text was
     invisible on the page, where no phrasing is a harmless description: every match counts."""
-    if not text or not INJECTION.search(text):
+    if not text or not _maybe(text):
         return []
     hits = [Hit(kind, m.group(), m.start(), m.end())
             for kind, rx in _DIRECTIVE.items() for m in rx.finditer(text)

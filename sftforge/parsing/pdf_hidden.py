@@ -100,7 +100,8 @@ class _Paint:
         for seq, (kind, r) in enumerate(page.get_bboxlog()):
             if kind.endswith("-text"):
                 self.texts.append((seq, r))
-            elif kind in ("fill-path", "fill-image", "fill-shade"):
+            elif kind in ("fill-path", "fill-image", "fill-shade") and (
+                    r[2] - r[0] >= 2 and r[3] - r[1] >= 2):  # rules are too thin to hide text
                 self.fills.append((seq, kind, r))
         self._drawings: dict[int, dict] | None = None
         self._soft_images: list[Box] | None = None
