@@ -23,7 +23,8 @@ FAULT_KINDS = {
     "reasoning_field", "empty",
 }
 _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+# A "." before a non-space (e-mail, IP, version, "e.g.") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?。！？\n]|[.!?](?=[^\s.!?]))+[.!?。！？]?")
 _TAGGED = re.compile(r"<([A-Za-z_][\w-]*)>(.*?)</\1>", re.S)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Self-contained, like the questions the stage asks for (no "the text" / "文中").
