@@ -50,7 +50,9 @@ def _well_formed_answers(body: dict) -> str:
     })
 
 
-def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_path: Path) -> None:
+def test_injection_in_a_document_is_left_out_at_ingest_and_flagged(llm_env, tmp_path: Path) -> None:
+    # Since issue 11 the instruction is stopped at ingest (the judge's flag is the second line
+    # of defence, unit-tested in tests/unit/test_injection.py): it never reaches a chunk.
     llm_env.responder = _well_formed_answers
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -58,17 +60,18 @@ def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_pa
     good_english_pdf(corpus / "good.pdf")
     summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out")))
     uri = Settings().db_uri
+    docs = {d["source"]: d for d in store.read(uri, "documents").to_dicts()}
+    flags = json.loads(docs["passwords.pdf"]["flags"])
+    assert [f["flag"] for f in flags] == ["prompt_injection"]
+    assert json.loads(docs["good.pdf"]["flags"]) == []
+    chunks = "\n".join(store.read(uri, "chunks")["text"].to_list())
+    assert "Ignore the rubric" not in chunks
     judged = store.read(uri, "judgements").to_dicts()
-    samples = {r["sample_id"]: r for r in store.read(uri, "samples").to_dicts()}
-    flagged = [j for j in judged if j["injection_suspected"]]
-    assert flagged, "the injected instruction was not flagged"
-    assert all(samples[j["sample_id"]]["source"] == "passwords.pdf" for j in flagged)
-    # The judge's answer was parsed as usual (FakeLLM scores 8), not replaced by the text's "10".
+    assert judged and not any(j["injection_suspected"] for j in judged)
     assert {(j["faithfulness"], j["overall"]) for j in judged} == {(8, 8.0)}
-    assert summary["drop_reasons"]["judge"]["prompt_injection_suspected"] == len(flagged)
-    exported = {r["sample_id"] for r in read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")}
-    assert not exported & {j["sample_id"] for j in flagged}
+    exported = read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")
     assert exported, "clean samples of the other document must still be exported"
+    assert not any("rubric" in json.dumps(r) for r in exported)
 
 
 def test_second_build_with_more_documents_keeps_every_split(llm_env, tmp_path: Path) -> None:
