@@ -19,6 +19,10 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("doc_id", S), ("path", S), ("source", S), ("title", S), ("lang", S),
         ("n_pages", I), ("status", S), ("reason", S), ("toc", S), ("blocks", S),
         ("fingerprint", S), ("ingested_at", S),
+        # screening: spans a reader cannot see (left out of blocks), a redacted sample of
+        # them, and flags: JSON list of {flag, detail} (hidden_text, hidden_instructions,
+        # prompt_injection)
+        ("hidden_spans", I), ("hidden_sample", S), ("flags", S),
     ])),
     # chunk: structure-aware pieces of one document with their heading path and page span.
     "chunks": ("chunk_id", pa.schema([
@@ -49,8 +53,8 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     ])),
     # clean: cleaned text of each sample plus keep/drop and the drop reason.
     "clean_samples": ("sample_id", pa.schema([
-        ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("kept", B),
-        ("reason", S), ("pii", S), ("fingerprint", S),
+        ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("citations", S),
+        ("kept", B), ("reason", S), ("pii", S), ("fingerprint", S),
     ])),
     # dedup: cluster of each kept sample; non-representatives are duplicates of the kept one.
     "dedup_clusters": ("sample_id", pa.schema([

@@ -43,23 +43,19 @@ def list_tables(db_uri: str) -> list[str]:
             return names
 
 
-_SQL_TYPES = {pa.string(): "string", pa.int64(): "bigint", pa.float64(): "double",
-              pa.bool_(): "boolean"}
-
-
 def open_table(db_uri: str, name: str, schema: pa.Schema | None = None) -> Any:
-    """Open table ``name``, creating it empty with its schema when it does not exist yet.
+    """Open table ``name``, creating it empty with its schema when it does not exist yet."""
+    db = connect(db_uri)
+    if table_exists(db_uri, name):
+        return _add_missing_columns(db.open_table(name), schema or schema_of(name))
+    return db.create_table(name, schema=schema or schema_of(name), exist_ok=True)
 
-    A table written by an earlier version gets the columns it lacks (null in old rows), so a
-    data home survives an upgrade that adds a column.
-    """
-    db, schema = connect(db_uri), schema or schema_of(name)
-    if not table_exists(db_uri, name):
-        return db.create_table(name, schema=schema, exist_ok=True)
-    tbl = db.open_table(name)
+
+def _add_missing_columns(tbl: Any, schema: pa.Schema) -> Any:
+    """``tbl`` with the columns a newer schema declares added as nulls, so a database written
+    by an older version keeps working (e.g. ``documents.hidden_spans``)."""
     have = set(tbl.schema.names)
-    missing = {f.name: f"CAST(NULL AS {_SQL_TYPES[f.type]})" for f in schema
-               if f.name not in have and f.type in _SQL_TYPES}
+    missing = [f for f in schema if f.name not in have]
     if missing:
         tbl.add_columns(missing)
     return tbl

@@ -39,6 +39,8 @@ class ParsedDocument:
     toc: list[list] = field(default_factory=list)  # [level, title, page]
     blocks: list[Block] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # pages skipped and why
+    # text a reader cannot see, left out of ``blocks``: (page, reason, text)
+    hidden: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 _CJK = (

@@ -56,7 +56,7 @@ def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) ->
             "cot": c.get("cot", s["cot"]), "split": splits.get(sid, {}).get("split"),
             "cluster_id": splits.get(sid, {}).get("cluster_id"),
             "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
-            "citations": json.loads(s["citations"] or "[]"),
+            "citations": json.loads(c.get("citations") or "[]"),  # PII-scrubbed by clean
         }
         if sid in scores:
             row["scores"] = {k: scores[sid][k] for k in SCORE_KEYS}

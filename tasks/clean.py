@@ -1,7 +1,9 @@
 """clean stage: normalize text, scrub PII, and drop bad samples with a reason.
 
-Reads ``samples`` (sample_id, doc_id, question, answer, cot) and ``documents`` (doc_id, lang);
-writes ``clean_samples`` (sample_id, question, answer, cot, kept, reason, pii, fingerprint).
+Reads ``samples`` (sample_id, doc_id, question, answer, cot, citations) and ``documents``
+(doc_id, lang); writes ``clean_samples`` (sample_id, question, answer, cot, citations, kept,
+reason, pii, fingerprint). ``citations`` is the JSON list of {quote, start, end} with every
+quote PII-scrubbed (quotes are copied from the raw chunk): releases read it from here.
 
 Per sample: ``clean_text`` (``sftforge.cleaning.normalize``) on each field, statistics on the cleaned text
 (``sample_stats``; mojibake is measured on the raw text, which NFKC would partly hide), rule
@@ -10,7 +12,8 @@ dropped, so no clean text carries PII. As in datatrove, a filter returns ``True`
 ``(False, reason)``; the first failing filter names the drop. As in data-juicer, statistics are
 computed first and thresholds applied second. Reasons: ``too_short``, ``too_long``,
 ``mojibake``, ``unbalanced_think``, ``refusal``, ``repeats_question``, ``wrong_language``,
-``truncated``.
+``truncated``, ``prompt_injection`` (``sftforge.cleaning.injection`` on every generated field
+and every quote).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pydantic import BaseModel
 
 from sftforge import ids, store
 from sftforge.cleaning import normalize
-from sftforge.cleaning import pii, source_refs
+from sftforge.cleaning import injection, pii, source_refs
 from sftforge.cleaning.normalize import (
     mojibake_hits,
     prose_of,
@@ -90,6 +93,7 @@ class SampleStats(BaseModel):
     repeat_ratio: float
     ending: Ending
     finish_reason: str = ""
+    injection: bool = False  # a field or quote addresses a model or reviewer
 
 
 def clean_text(text: str | None) -> str:
@@ -216,6 +220,11 @@ def sample_stats(
 Filter = Callable[[SampleStats, CleanSettings, str], Verdict]
 
 
+def injection_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict:
+    """Drop samples whose question, answer, CoT or quotes carry an instruction to a model."""
+    return (False, "prompt_injection") if st.injection else True
+
+
 def length_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict:
     """Drop empty-ish questions/answers and overlong ones."""
     if st.answer_tokens < cfg.min_answer_tokens or st.question_tokens < cfg.min_question_tokens:
@@ -290,7 +299,7 @@ def truncation_filter(st: SampleStats, cfg: CleanSettings, lang: str) -> Verdict
 # Order decides which reason a sample with several problems is counted under: the most
 # specific diagnosis first (mojibake'd Chinese would otherwise read as "wrong_language").
 FILTERS: tuple[Filter, ...] = (
-    length_filter, mojibake_filter, think_filter, refusal_filter, self_contained_filter,
+    injection_filter, length_filter, mojibake_filter, think_filter, refusal_filter, self_contained_filter,
     repeat_filter, language_filter, truncation_filter,
 )
 
@@ -308,7 +317,8 @@ def apply_filters(st: SampleStats, cfg: CleanSettings, lang: str) -> str:
 
 
 def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) -> dict[str, Any]:
-    """Clean one ``samples`` row: {sample_id, question, answer, cot, kept, reason, pii}.
+    """Clean one ``samples`` row: {sample_id, question, answer, cot, citations, kept, reason,
+    pii}.
 
     Text fields come back normalized and PII-scrubbed whether kept or not; ``pii`` is the JSON
     text of {kind: count} over the three fields; ``reason`` is "" for a kept sample.
@@ -316,24 +326,42 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) ->
     raw = {f: row.get(f) or "" for f in FIELDS}
     cleaned = {f: clean_text(raw[f]) for f in FIELDS}
     stats = sample_stats(raw, cleaned, str(row.get("finish_reason") or ""))
+    citations = _citations(row)
+    stats.injection = injection.suspected_injection(
+        *cleaned.values(), *(str(c.get("quote") or "") for c in citations))
     lang = re.split(r"[-_]", (doc_lang or "").lower())[0]  # "zh-CN" -> "zh"
     reason = apply_filters(stats, settings, lang)
     found: Counter[str] = Counter()
+    quotes = json.dumps(citations, ensure_ascii=False)
     if settings.scrub_pii:
         for f in FIELDS:
             cleaned[f], kinds = pii.scrub(cleaned[f])
             found.update(kinds)
+        quotes, kinds = pii.scrub_citations(quotes)
+        found.update(kinds)
     return {
         "sample_id": row["sample_id"],
         **cleaned,
+        "citations": quotes,
         "kept": not reason,
         "reason": reason,
         "pii": json.dumps(dict(sorted(found.items())), ensure_ascii=False),
     }
 
 
+def _citations(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sample's quotes as a list of {quote, start, end}; unreadable JSON names the row."""
+    text = row.get("citations") or "[]"
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"samples row {row['sample_id']}: citations is not JSON ({exc}); "
+                         "re-run the answers stage for this sample") from exc
+    return [{"quote": i} if isinstance(i, str) else i for i in items or []]
+
+
 _CODE_FILES = (Path(__file__), Path(normalize.__file__), Path(pii.__file__),
-               Path(source_refs.__file__))
+               Path(injection.__file__), Path(source_refs.__file__))
 
 
 @lru_cache(maxsize=1)
@@ -351,7 +379,7 @@ def _read_batch(
     db_uri: str, sample_ids: list[str]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """``samples`` rows of ``sample_ids`` and the ``documents.lang`` of their documents."""
-    cols = ["sample_id", "doc_id", *FIELDS]
+    cols = ["sample_id", "doc_id", *FIELDS, "citations"]
     rows = store.read(db_uri, "samples", where=store.sql_in("sample_id", sample_ids), columns=cols)
     doc_ids = sorted({d for d in rows["doc_id"].to_list() if d})
     where = store.sql_in("doc_id", doc_ids)

@@ -5,6 +5,13 @@ parsed ``blocks`` (JSON list of {kind, text, page, level}) and ``toc`` (JSON [le
 page]), or "quarantined" with a ``reason`` that names the file, the problem and what to do.
 For "ok" rows ``reason`` lists pages that were skipped (no text layer, garbled), or is empty.
 A bad file never stops the build.
+
+Screening (issue 11): text a reader cannot see (``sftforge.parsing.pdf_hidden``) never enters
+``blocks``; ``hidden_spans`` counts it and ``hidden_sample`` keeps a few of its spans, PII-scrubbed
+and with injection phrasings redacted. Blocks whose visible text addresses a model or reviewer
+(``sftforge.cleaning.injection``) are left out too. ``flags`` (JSON list of {flag, detail}):
+``hidden_text``, ``hidden_instructions`` (hidden text that reads as instructions: with
+``quarantine_hidden_instructions`` the file is quarantined instead), ``prompt_injection``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import pymupdf
 from pydantic import Field
 
 from sftforge import ids, store
+from sftforge.cleaning import injection, pii
 from sftforge.parsing.pdf import pdf_blocks, read_pdf
 from sftforge.stage import BuildContext, Stage, StageStats
 from sftforge.text import (
@@ -31,7 +39,8 @@ from sftforge.text import (
 )
 
 # Bump when parsing output changes for the same bytes: it is part of the ingest fingerprint.
-PARSER_VERSION = 2  # 2: own grid reader for irregular tables (was pymupdf find_tables)
+# 2: own grid reader for irregular tables (was pymupdf find_tables); 3: hidden text left out
+PARSER_VERSION = 3
 INGEST_FINGERPRINT = ids.fingerprint("ingest", parser=PARSER_VERSION, pymupdf=pymupdf.VersionBind)
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 _MIN_PAGE_CHARS = 40
@@ -80,7 +89,8 @@ def _parse_pdf(path: Path) -> ParsedDocument:
         raise QuarantineError(f"{path.name}: no text could be extracted; check the file.")
     return ParsedDocument(
         title=_title(meta_title, blocks, path), lang=_lang(blocks), n_pages=len(pages),
-        toc=toc, blocks=blocks, notes=notes)
+        toc=toc, blocks=blocks, notes=notes,
+        hidden=[(p.number, reason, text) for p in pages for reason, text in p.hidden])
 
 
 def _open_pdf(path: Path) -> pymupdf.Document:
@@ -218,9 +228,11 @@ def _decode(path: Path) -> str:
 
 # ---------------------------------------------------------------- stage
 
-def ingest_file(path: str, db_uri: str) -> dict[str, Any]:
+def ingest_file(path: str, db_uri: str,
+                quarantine_hidden_instructions: bool = False) -> dict[str, Any]:
     """Parse ``path`` and upsert its ``documents`` row; returns {doc_id, path, status, reason,
-    n_pages, n_blocks}. Never raises for a bad or unreadable file: it is quarantined."""
+    n_pages, n_blocks, hidden_spans, flags}. Never raises for a bad or unreadable file: it is
+    quarantined (so is a file whose hidden text reads as instructions, when asked to)."""
     p = Path(path)
     try:
         doc_id = ids.doc_id_for_file(p)
@@ -230,16 +242,63 @@ def ingest_file(path: str, db_uri: str) -> dict[str, Any]:
         return _write(db_uri, doc_id, p, None, reason)
     try:
         parsed = parse_document(p)
+        flags = screen(parsed, p.name, quarantine_hidden_instructions)
     except QuarantineError as exc:
         return _write(db_uri, doc_id, p, None, exc.reason)
     except Exception as exc:  # a parser bug on one odd file must not stop the build
         reason = f"{p.name}: parser failed ({type(exc).__name__}: {_first_line(exc)}); report it."
         return _write(db_uri, doc_id, p, None, reason)
-    return _write(db_uri, doc_id, p, parsed, "; ".join(parsed.notes))
+    return _write(db_uri, doc_id, p, parsed, "; ".join(parsed.notes), flags)
+
+
+def screen(parsed: ParsedDocument, name: str, quarantine_hidden: bool) -> list[dict[str, str]]:
+    """Flags of a parsed document; drops its blocks that address a model (``prompt_injection``).
+    Raises ``QuarantineError`` when hidden text reads as instructions and ``quarantine_hidden``."""
+    flags = []
+    if parsed.hidden:
+        flags.append({"flag": "hidden_text", "detail": _hidden_detail(parsed.hidden)})
+    orders = [h for h in parsed.hidden if injection.find_injections(h[2], hidden=True)]
+    if orders:
+        detail = (f"{len(orders)} hidden span(s) read as instructions to a model or reviewer "
+                  f"(first on page {orders[0][0]}); they were left out")
+        if quarantine_hidden:
+            raise QuarantineError(f"{name}: {detail}; the file looks manipulated - check it, "
+                                  "or turn off quarantine_hidden_instructions to ingest the rest.")
+        flags.append({"flag": "hidden_instructions", "detail": detail})
+    bad = [b for b in parsed.blocks if injection.suspected_injection(b["text"])]
+    if bad:
+        parsed.blocks = [b for b in parsed.blocks if b not in bad]
+        flags.append({"flag": "prompt_injection", "detail": (
+            f"{len(bad)} block(s) addressing a model or reviewer left out (first on page "
+            f"{bad[0]['page']}: {_sample(bad[0]['text'], hidden=False)})")})
+    return flags
+
+
+def _hidden_detail(hidden: list[tuple[int, str, str]]) -> str:
+    """Counts per reason, e.g. "12 span(s) a reader cannot see, left out: covered 7, tiny 5"."""
+    counts: dict[str, int] = {}
+    for _, reason, _ in hidden:
+        counts[reason] = counts.get(reason, 0) + 1
+    return f"{len(hidden)} span(s) a reader cannot see, left out: " + ", ".join(
+        f"{k} {n}" for k, n in sorted(counts.items()))
+
+
+def _sample(text: str, hidden: bool, limit: int = 160) -> str:
+    """``text`` safe for a card: injection phrasings redacted, PII scrubbed, shortened."""
+    return pii.scrub(injection.redact(text, hidden))[0][:limit]
+
+
+def hidden_sample(hidden: list[tuple[int, str, str]], n: int = 3) -> str:
+    """Up to ``n`` distinct hidden spans as "p<page> <reason>: <text>" lines, made safe."""
+    seen: dict[str, str] = {}
+    for page, reason, text in hidden:
+        if text not in seen and len(seen) < n:
+            seen[text] = f"p{page} {reason}: {_sample(text, hidden=True)}"
+    return "\n".join(seen.values())
 
 
 def _write(db_uri: str, doc_id: str, path: Path, parsed: ParsedDocument | None,
-           reason: str) -> dict[str, Any]:
+           reason: str, flags: list[dict[str, str]] | None = None) -> dict[str, Any]:
     status = "ok" if parsed else "quarantined"
     row = {
         "doc_id": doc_id, "path": str(path), "source": path.name,
@@ -250,17 +309,31 @@ def _write(db_uri: str, doc_id: str, path: Path, parsed: ParsedDocument | None,
         "blocks": json.dumps(parsed.blocks if parsed else [], ensure_ascii=False),
         "fingerprint": INGEST_FINGERPRINT,
         "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "hidden_spans": len(parsed.hidden) if parsed else 0,
+        "hidden_sample": hidden_sample(parsed.hidden) if parsed else "",
+        "flags": json.dumps(flags or [], ensure_ascii=False),
     }
     store.upsert(db_uri, "documents", [row])
     return {"doc_id": doc_id, "path": str(path), "status": status, "reason": reason,
-            "n_pages": row["n_pages"], "n_blocks": len(parsed.blocks) if parsed else 0}
+            "n_pages": row["n_pages"], "n_blocks": len(parsed.blocks) if parsed else 0,
+            "hidden_spans": row["hidden_spans"], "flags": [f["flag"] for f in flags or []]}
 
 
 def _known(db_uri: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
     """doc_id -> {status, reason, path} of documents ingested with the current parser."""
     where = f"fingerprint = '{INGEST_FINGERPRINT}' AND " + store.sql_in("doc_id", doc_ids)
-    rows = store.read(db_uri, "documents", where=where, columns=["doc_id", "status", "reason"])
+    rows = store.read(db_uri, "documents", where=where,
+                      columns=["doc_id", "source", "status", "reason", "flags"])
     return {r["doc_id"]: r for r in rows.to_dicts()}
+
+
+def _hidden_instructions(row: dict[str, Any]) -> str | None:
+    """Why a parsed document is quarantined under ``quarantine_hidden_instructions``, if it is."""
+    for flag in json.loads(row.get("flags") or "[]"):
+        if flag.get("flag") == "hidden_instructions":
+            return (f"{row['source']}: {flag['detail']}; the file looks manipulated - check it, "
+                    "or turn off quarantine_hidden_instructions to ingest the rest.")
+    return None
 
 
 def _file_ids(paths: list[str]) -> dict[str, str | None]:
@@ -274,17 +347,20 @@ def _file_ids(paths: list[str]) -> dict[str, str | None]:
     return out
 
 
-def documents_of(db_uri: str, paths: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+def documents_of(db_uri: str, paths: list[str], quarantine_hidden: bool = False
+                 ) -> tuple[list[str], list[dict[str, str]]]:
     """The build's documents: ids of parsed ones (in path order, no repeats) and the
-    quarantined ones as {path, doc_id, reason}, from ``documents``."""
+    quarantined ones as {path, doc_id, reason}, from ``documents``. With ``quarantine_hidden``
+    a document whose hidden text reads as instructions is quarantined too."""
     file_ids = _file_ids(paths)
     known = _known(db_uri, [d for d in file_ids.values() if d])
     doc_ids: list[str] = []
     quarantined: list[dict[str, str]] = []
     for path, doc_id in file_ids.items():
         row = known.get(doc_id or "")
-        if row is None or row["status"] != "ok":
-            reason = row["reason"] if row else f"{Path(path).name}: cannot read the file"
+        hidden = _hidden_instructions(row) if row and quarantine_hidden else None
+        if row is None or row["status"] != "ok" or hidden:
+            reason = hidden or (row["reason"] if row else f"{Path(path).name}: cannot read the file")
             quarantined.append({"path": path, "doc_id": doc_id or "", "reason": reason})
         elif doc_id not in doc_ids:
             doc_ids.append(doc_id)
@@ -303,6 +379,8 @@ class IngestStage(Stage):
     batch_size: ClassVar[int] = 1
     selects: ClassVar[bool] = True
     paths: list[str] = Field(default_factory=list)
+    # Quarantine (instead of only flag) a file whose hidden text reads as instructions.
+    quarantine_hidden_instructions: bool = False
 
     def fingerprint(self, ctx: BuildContext) -> str:
         return INGEST_FINGERPRINT
@@ -320,7 +398,8 @@ class IngestStage(Stage):
 
     def select(self, ctx: BuildContext) -> StageStats:
         """The build's documents: ``extra`` holds ``doc_ids`` and ``quarantined``."""
-        doc_ids, quarantined = documents_of(ctx.db_uri, self.paths)
+        doc_ids, quarantined = documents_of(ctx.db_uri, self.paths,
+                                            self.quarantine_hidden_instructions)
         return StageStats(stage=self.name, items_in=len(self.paths), kept=len(doc_ids),
                           dropped={"quarantined": len(quarantined)} if quarantined else {},
                           extra={"doc_ids": doc_ids, "quarantined": quarantined})

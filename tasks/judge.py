@@ -21,16 +21,8 @@ from sftforge.stage import BuildContext, CurationStage, LLMStage
 
 DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness")
 
-# Text addressed to a model/reviewer inside data. English and Chinese phrasings.
-INJECTION = re.compile(
-    r"ignore\s+(?:all\s+|any\s+|the\s+|previous\s+|prior\s+|above\s+)*"
-    r"(?:instructions?|rules?|rubric|prompts?|guidelines?)"
-    r"|disregard\s+(?:all\s+|the\s+|previous\s+)*(?:instructions?|rules?|rubric)"
-    r"|(?:give|assign|rate|score)\s+(?:this|it|the\s+answer|me)?\s*(?:a\s+)?(?:score\s+of\s+)?10\b"
-    r"|you\s+are\s+now\s+|system\s+prompt|as\s+the\s+(?:judge|reviewer|grader)"
-    r"|忽略(?:以上|之前|所有|上述)?(?:的)?(?:指令|规则|说明|评分标准)|给(?:出)?(?:满分|10分|十分)",
-    re.IGNORECASE,
-)
+# Text addressed to a model/reviewer inside data: one detector for ingest, clean, judge, gate.
+from sftforge.cleaning.injection import INJECTION  # noqa: E402
 
 
 class JudgeSettings(BaseModel):
@@ -58,9 +50,7 @@ def judgement_id(sample: dict[str, Any], fp: str) -> str:
     return child_id(sample["sample_id"], fp, text_sha)
 
 
-def suspected_injection(*texts: str) -> bool:
-    """True when any text contains an instruction aimed at the model or reviewer."""
-    return any(INJECTION.search(t or "") for t in texts)
+from sftforge.cleaning.injection import suspected_injection  # noqa: E402
 
 
 def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:

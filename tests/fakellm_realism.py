@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 _TAGGED = re.compile(r"<([A-Za-z_][\w-]*)>(.*?)</\1>", re.S)
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+# A "." before a non-space (e-mail, IP, version, "e.g.") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?。！？\n]|[.!?](?=[^\s.!?]))+[.!?。！？]?")
 _WORD = re.compile(r"[a-z0-9]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Words that carry no evidence: English function words and the question templates' own words

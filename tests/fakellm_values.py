@@ -8,7 +8,8 @@ import json
 import re
 from typing import Any
 
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+# A "." before a non-space (e-mail, IP, version, "e.g.") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?。！？\n]|[.!?](?=[^\s.!?]))+[.!?。！？]?")
 _TAGGED = re.compile(r"<([A-Za-z_][\w-]*)>(.*?)</\1>", re.S)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Self-contained, like the questions the stage asks for (no "the text" / "文中").

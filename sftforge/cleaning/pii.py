@@ -31,6 +31,7 @@ IP addresses never have the shape of a phone number here.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -268,3 +269,27 @@ def scrub(text: str | None) -> tuple[str, dict[str, int]]:
 
         text = rule.pattern.sub(sub, text)
     return text, dict(found)
+
+
+def scrub_citations(citations_json: str | None) -> tuple[str, dict[str, int]]:
+    """``samples.citations`` (JSON list of {quote, start, end}) with every quote scrubbed.
+
+    Quotes are copied from the raw chunk, so they carry whatever PII the source had; each
+    keeps its ``start``/``end`` span into the chunk and shows the typed placeholder instead of
+    the value. Returns the JSON text (same shape, ``ensure_ascii=False``) and {kind: count}.
+    Raises ``ValueError`` naming the problem when the text is not a JSON list.
+    """
+    if not citations_json or not citations_json.strip():
+        return "[]", {}
+    items = json.loads(citations_json)
+    if not isinstance(items, list):
+        raise ValueError(f"citations must be a JSON list of quotes, got {type(items).__name__}")
+    found: Counter[str] = Counter()
+    out = []
+    for item in items:
+        if isinstance(item, str):  # a bare quote without its span
+            item = {"quote": item}
+        quote, kinds = scrub(str(item.get("quote") or ""))
+        found.update(kinds)
+        out.append({**item, "quote": quote})
+    return json.dumps(out, ensure_ascii=False), dict(found)

@@ -8,11 +8,12 @@ grouped into text regions and ordered by XY-cut (``sftforge.parsing.reading_orde
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pymupdf
 
+from sftforge.parsing.pdf_hidden import drop_hidden_spans
 from sftforge.parsing.pdf_tables import TEXT_FLAGS, Table, find_tables
 from sftforge.parsing.reading_order import reading_order
 from sftforge.text import garbled_share
@@ -48,6 +49,7 @@ class PageLayout:
     height: float
     items: list[Line | Table]
     has_images: bool
+    hidden: list[tuple[str, str]] = field(default_factory=list)  # (reason, text) not read
 
     def text(self) -> str:
         return "\n".join(i.text if isinstance(i, Line) else i.markdown for i in self.items)
@@ -63,13 +65,16 @@ class PageLayout:
 
 def read_page(page: pymupdf.Page) -> PageLayout:
     """Lines and tables of ``page`` in reading order (rotated text such as margin stamps is
-    skipped; lines whose words went into a detected table are replaced by the table)."""
+    skipped; lines whose words went into a detected table are replaced by the table; text a
+    reader cannot see is left out and listed in ``hidden``, see ``pdf_hidden``)."""
     textpage = page.get_textpage(flags=TEXT_FLAGS)
     # TextPage.extractDICT is what get_text("dict") returns, without its per-call cropbox
     data = textpage.extractDICT()
     # The text pass and the drawings are in unrotated page space, and so is this box (not
     # page.rect, which is rotated); a Rect costs ~10 us in pymupdf: made once per page.
     rect = textpage.rect
+    # before tables and lines: hidden text must reach neither
+    hidden = drop_hidden_spans(page, data["blocks"], rect)
     tables = find_tables(page, data, textpage, rect)
     groups, boxes = _regions(data["blocks"], tables, tuple(rect))
     items: list[Line | Table] = []
@@ -81,7 +86,7 @@ def read_page(page: pymupdf.Page) -> PageLayout:
                 n_chars += len(item.text.strip())
             items.append(item)
     has_images = n_chars < _MIN_PAGE_CHARS and bool(page.get_images())
-    return PageLayout(page.number + 1, rect.height, items, has_images)
+    return PageLayout(page.number + 1, rect.height, items, has_images, hidden)
 
 
 def _regions(blocks: list[dict], tables: list[Table],

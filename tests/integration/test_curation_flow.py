@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,10 @@ destinations and a separate egress proxy are the usual defenses against this att
 """
 
 
-def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_path: Path) -> None:
-    # A judge that scores by evidence (the default scripted judge gives 8 to everything, so
-    # "scores unchanged" could not fail) and answers drawn from the passage.
+def test_injection_in_a_document_is_left_out_at_ingest_and_flagged(llm_env, tmp_path: Path) -> None:
+    # The instruction is stopped at ingest (the judge's own flag is the second line of defence,
+    # tested in test_judge_evidence.py). A judge that scores by evidence, so the scores below
+    # are the judge's, and answers drawn from the passage.
     llm_env.judge, llm_env.answers = "evidence", "grounded"
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -45,19 +47,20 @@ def test_injection_in_a_document_is_flagged_and_scores_unchanged(llm_env, tmp_pa
     good_english_pdf(corpus / "good.pdf")
     summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out")))
     uri = Settings().db_uri
+    docs = {d["source"]: d for d in store.read(uri, "documents").to_dicts()}
+    flags = json.loads(docs["passwords.pdf"]["flags"])
+    assert [f["flag"] for f in flags] == ["prompt_injection"]
+    assert json.loads(docs["good.pdf"]["flags"]) == []
+    chunks = "\n".join(store.read(uri, "chunks")["text"].to_list())
+    assert "Ignore the rubric" not in chunks
     judged = store.read(uri, "judgements").to_dicts()
-    samples = {r["sample_id"]: r for r in store.read(uri, "samples").to_dicts()}
-    flagged = [j for j in judged if j["injection_suspected"]]
-    assert flagged, "the injected instruction was not flagged"
-    assert all(samples[j["sample_id"]]["source"] == "passwords.pdf" for j in flagged)
-    # The judge's scores were stored as it gave them, not replaced by the text's "10": grounded
-    # answers are faithful (10), clarity is 9 for every question, so overall is never 10.
+    assert judged and not any(j["injection_suspected"] for j in judged)
+    # Grounded answers are faithful (10) and every question's clarity is 9: the scores are the
+    # judge's own, never the "10" the document asks for.
     assert {(j["faithfulness"], j["clarity"]) for j in judged} == {(10, 9)}
-    assert all(j["overall"] < 10 for j in judged)
-    assert summary["drop_reasons"]["thresholds"]["prompt_injection_suspected"] == len(flagged)
-    exported = {r["sample_id"] for r in read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")}
-    assert not exported & {j["sample_id"] for j in flagged}
+    exported = read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")
     assert exported, "clean samples of the other document must still be exported"
+    assert not any("rubric" in json.dumps(r) for r in exported)
 
 
 def test_second_build_with_more_documents_keeps_every_split(llm_env, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -127,3 +128,21 @@ def test_validators() -> None:
     assert not cn_id_valid("990105194912310023")  # no such region
     assert not cn_id_valid("110105203012310026", today=date(2025, 1, 1))  # born in the future
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+
+
+def test_scrub_citations_keeps_spans_and_types_placeholders() -> None:
+    from sftforge.cleaning.pii import scrub_citations
+
+    raw = json.dumps([
+        {"quote": "联系电话13812345678，身份证号11010519491231002X。", "start": 10, "end": 40},
+        {"quote": "Mail ops@corp.example.com from 10.1.2.3", "start": 50, "end": 89},
+        "a bare quote with 13912345678",
+    ], ensure_ascii=False)
+    text, kinds = scrub_citations(raw)
+    assert json.loads(text) == [
+        {"quote": "联系电话[PHONE]，身份证号[CN_ID]。", "start": 10, "end": 40},
+        {"quote": "Mail [EMAIL] from [IP]", "start": 50, "end": 89},
+        {"quote": "a bare quote with [PHONE]"},
+    ]
+    assert kinds == {"PHONE": 2, "CN_ID": 1, "EMAIL": 1, "IP": 1}
+    assert scrub_citations("") == ("[]", {})
