@@ -3,7 +3,7 @@
     ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
     curate:   candidates -> clean -> judge -> thresholds -> dedup
-    publish:  split -> release -> export -> card
+    publish:  split -> release -> export -> card -> gate -> publish
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
 pending under its fingerprint, so a rebuild pays only for what changed. This file only wires.
@@ -24,11 +24,12 @@ from sftforge.settings import EndpointSpec, Settings
 from sftforge.stage import BuildContext, Stage, StageStats, plan, run_stage
 from tasks.answers import AnswersStage
 from tasks.candidates import CandidatesStage
-from tasks.card import card_task, release_task
+from tasks.card import card_task, publish_task, release_task
 from tasks.chunk import ChunkStage
 from tasks.clean import CleanStage
 from tasks.dedup import DedupStage
 from tasks.export import export_task
+from tasks.gate import gate_task
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
 from tasks.questions import QuestionsStage
@@ -54,7 +55,8 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
     if params.judge_enabled:
         curate += [JudgeStage(), ThresholdsStage(settings=params.judge)]
     return {
-        "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk),
+        "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(
+                       params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
         "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
         "curate": [*curate, DedupStage(settings=params.dedup)],
@@ -100,11 +102,13 @@ def curate(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
 @flow(name="publish")
 def publish(ctx: BuildContext, stages: list[Stage], params: BuildParams,
             report: BuildReport) -> dict:
-    """Selection -> splits -> release folder (trainer files, samples, summary, card)."""
+    """Selection -> splits -> release folder (trainer files, samples, summary, card), which
+    becomes ``LATEST`` only when the gate finds no PII, secret or injection pattern in it."""
     report.record(run_stages(ctx, stages))
     release = release_task(ctx, params.out_dir, params.export)
     exported = export_task(release["release_dir"], release["samples_path"], params.export)
-    return card_task(ctx, release, exported, report)
+    summary = card_task(ctx, release, exported, report)
+    return publish_task(summary, gate_task(release["release_dir"], params.gate))
 
 
 @flow(name="build_dataset", log_prints=True)

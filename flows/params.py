@@ -14,6 +14,7 @@ from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
 from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
 from tasks.export import ExportSettings
+from tasks.gate import GateSettings
 from tasks.judge import JudgeSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
@@ -24,6 +25,9 @@ class BuildParams(SftforgeSources):
 
     input_path: str = Field(description="A document or a folder of documents")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
+    quarantine_hidden_instructions: bool = Field(False, description=(
+        "Quarantine a document whose hidden text reads as instructions (else: flag it; the "
+        "hidden text is never ingested either way)"))
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
@@ -33,6 +37,7 @@ class BuildParams(SftforgeSources):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
 
 
 def resolve(params: BuildParams) -> BuildParams:

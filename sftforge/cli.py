@@ -76,6 +76,7 @@ def build(
     _prepare_env(home)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
+    from sftforge.release.gate import GateFailed
     from sftforge.stage import ErrorBudgetExceeded
 
     if not path.exists():
@@ -87,7 +88,7 @@ def build(
         progress.install(bar)
         try:
             summary = build_dataset(params)
-        except ErrorBudgetExceeded as exc:
+        except (ErrorBudgetExceeded, GateFailed) as exc:
             console.print(f"[red]build failed: {exc}[/red]")
             raise typer.Exit(1)
         finally:

@@ -25,6 +25,7 @@ from sftforge.jsonl import read_jsonl, write_jsonl
 from sftforge.llm.cache import run_usage
 from sftforge.llm.failures import failure_counts
 from sftforge.release.card_render import render_card
+from sftforge.release.gate import GateReport
 from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
@@ -111,6 +112,17 @@ def build_counts(ctx: BuildContext, exported: int) -> dict[str, int]:
     return {**counts, "exported": exported}
 
 
+def build_documents(ctx: BuildContext) -> list[dict[str, Any]]:
+    """The build's documents: source, doc_id, pages, hidden text spans and sample, flags."""
+    cols = ["doc_id", "source", "n_pages", "hidden_spans", "hidden_sample", "flags"]
+    docs = store.read(ctx.db_uri, "documents", columns=cols,
+                      where=store.sql_in("doc_id", ctx.doc_ids)).to_dicts()
+    order = {d: i for i, d in enumerate(ctx.doc_ids)}
+    return [{**d, "hidden_spans": d["hidden_spans"] or 0, "hidden_sample": d["hidden_sample"] or "",
+             "flags": json.loads(d["flags"] or "[]")}
+            for d in sorted(docs, key=lambda d: order[d["doc_id"]])]
+
+
 def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], version: str,
                   export_stats: dict) -> dict:
     """The ``summary.json`` contract: counts per stage, drops, LLM usage, quarantine, splits."""
@@ -126,6 +138,7 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         "llm_requests": usage.get("llm_requests", 0), "cache_hits": usage.get("cache_hits", 0),
         "tokens": {"prompt": usage.get("prompt_tokens", 0),
                    "completion": usage.get("completion_tokens", 0)},
+        "documents": build_documents(ctx),
         "quarantined": report.quarantined, "failures": failure_counts(ctx.db_uri),
         "failure_rates": report.failure_rates(),
         "duplicate_clusters": report.stages["dedup"].extra.get("clusters", 0)
@@ -160,17 +173,32 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     summary["table_versions"] = tag_tables(ctx.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)
-    write_calibration(target, ctx.db_uri, report)
-    (target.parent / "LATEST").write_text(version + "\n", "utf-8")
+    write_calibration(target, ctx, report)
     return {**summary, "release_dir": str(target)}
 
 
-def write_calibration(target: Path, db_uri: str, report: BuildReport) -> None:
-    """``dedup_calibration.md``: sample pairs per cosine band, to choose the dedup threshold."""
+def publish_release(summary: dict, gate: GateReport) -> dict:
+    """Record the gate's scan in ``summary.json`` and the card, then point ``LATEST`` at the
+    release: only a release that passed the gate becomes the latest."""
+    target = Path(summary["release_dir"])
+    summary = {**summary, "gate": {**gate.model_dump(), "passed": gate.passed,
+                                   "summary": gate.summary_line()}}
+    stored = {k: v for k, v in summary.items() if k != "release_dir"}
+    (target / "summary.json").write_text(json.dumps(stored, ensure_ascii=False, indent=2), "utf-8")
+    render_card(target, stored)
+    (target.parent / "LATEST").write_text(summary["version"] + "\n", "utf-8")
+    return summary
+
+
+def write_calibration(target: Path, ctx: BuildContext, report: BuildReport) -> None:
+    """``dedup_calibration.md``: pairs of this build's samples per cosine band, to choose the
+    dedup threshold."""
     settings = DedupSettings(**report.params.get("dedup", {}))
-    text = calibration_report(db_uri, settings, cutoffs=CALIBRATION_CUTOFFS)
+    text = calibration_report(ctx.db_uri, settings, cutoffs=CALIBRATION_CUTOFFS,
+                              sample_ids=selection.entered(ctx.db_uri, ctx.run_id))
     (target / "dedup_calibration.md").write_text(text, "utf-8")
 
 
 release_task = task(prepare_release, name="release", retries=2, cache_policy=NO_CACHE)
 card_task = task(write_card, name="card", retries=2, cache_policy=NO_CACHE)
+publish_task = task(publish_release, name="publish", retries=2, cache_policy=NO_CACHE)

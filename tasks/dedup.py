@@ -334,14 +334,18 @@ def _band_examples(frame: pl.DataFrame, pairs: pl.DataFrame, per_cutoff: int) ->
 
 def calibration_report(db_uri: str, settings: DedupSettings,
                        cutoffs: tuple[float, ...] = (0.95, 0.9, 0.85, 0.8, 0.75),
-                       per_cutoff: int = 5) -> str:
+                       per_cutoff: int = 5, sample_ids: list[str] | None = None) -> str:
     """Markdown report of sample pairs per cosine band so a user can choose the threshold.
 
-    Reads kept ``clean_samples`` and their stored embeddings (embedding what is missing). For
-    each band ``[cutoff, next higher cutoff)``: pair count, samples a threshold at that cutoff
-    would drop (same-language pairs, as the stage does), and example pairs with both texts.
+    Reads kept ``clean_samples`` (only ``sample_ids`` when given: a release shows its own
+    build's texts, never those of documents it no longer covers) and their stored embeddings
+    (embedding what is missing). For each band ``[cutoff, next higher cutoff)``: pair count,
+    samples a threshold at that cutoff would drop (same-language pairs, as the stage does),
+    and example pairs with both texts.
     """
     kept = read_kept(db_uri).sort("sample_id")
+    if sample_ids is not None:
+        kept = kept.filter(pl.col("sample_id").is_in(sample_ids))
     text = sample_text_series(kept)
     frame = kept.with_columns(pl.Series("lang", embed.detect_langs(text.to_list()), pl.Utf8))
     model = embed.choose_embedder(set(frame["lang"].to_list()), settings.embedder)

@@ -59,6 +59,23 @@ def skipped_chunks_section(summary: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def documents_section(documents: list[dict[str, Any]], samples: dict[str, int]) -> str:
+    """Markdown table of the build's documents: samples, pages, hidden text and flags."""
+    lines = ["| file | doc_id | pages | samples | hidden text spans | flags |",
+             "|---|---|---|---|---|---|"]
+    for d in documents:
+        flags = ", ".join(f["flag"] for f in d["flags"]) or "-"
+        lines.append(f"| {d['source']} | {d['doc_id']} | {d['n_pages']} | "
+                     f"{samples.get(d['source'], 0)} | {d['hidden_spans']} | {flags} |")
+    hidden = [d for d in documents if d["hidden_sample"]]
+    if hidden:
+        lines += ["", "Text a reader cannot see (left out of the dataset), a sample per document:"]
+        lines += [f"- {d['source']}: {d['hidden_sample'][:200]}" for d in hidden]
+    details = [f"- {d['source']}: {f['flag']}: {f['detail']}" for d in documents
+               for f in d["flags"]]
+    return "\n".join(lines + ([""] + details if details else []))
+
+
 def render_card(target: Path, summary: dict[str, Any]) -> Path:
     """Write ``target/README.md`` (the dataset card) and its plots."""
     plots = render_plots(target, summary)
@@ -73,7 +90,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         "## Counts per stage", _table(summary["counts"], ("stage", "items")),
         *(f"![{name}]({file})" for name, file in plots.items()),
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",
-        "## Sources", _table(summary["distributions"]["sources"], ("file", "samples")),
+        "## Sources", documents_section(summary.get("documents", []),
+                                        summary["distributions"]["sources"]),
         "## Quarantined files", _table(quarantined, ("file", "reason")) if quarantined else "None.",
         *([skipped_chunks_section(summary["skipped_chunks"]).rstrip()]
           if "skipped_chunks" in summary else []),
@@ -82,6 +100,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
         "completion tokens.",
         "## Files", _table(summary["files"], ("file", "rows")),
+        *(["## Release gate", f"Scanned before publishing: {summary['gate']['summary']}."]
+          if "gate" in summary else []),
     ]
     path = target / "README.md"
     path.write_text("\n\n".join(parts) + "\n", "utf-8")

@@ -1,0 +1,45 @@
+"""gate stage: a written release folder -> published (``LATEST``), or refused with a list.
+
+The last step before a release counts: every file of the folder is scanned for PII, secrets
+(token shapes and the configured endpoint keys) and injection patterns
+(``sftforge.release.gate``). A hit that is not explicitly allowed removes the folder and fails
+the build with (file, row, field, kind) for each hit; the card reports the scan.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, Field
+
+from sftforge.release.gate import GateFailed, GateReport, scan_release
+from sftforge.settings import ROLES, Settings
+
+
+class GateSettings(BaseModel):
+    """Kinds a release may carry anyway (e.g. ``IP`` for a networking corpus)."""
+
+    allow: list[str] = Field(default_factory=list, description=(
+        "Finding kinds that do not fail a release: EMAIL, PHONE, CN_ID, BANK_CARD, IP, "
+        "URL_CREDENTIALS, SECRET, CONFIGURED_KEY, PROMPT_INJECTION"))
+
+
+def configured_keys(settings: Settings) -> list[str]:
+    """Every API key the settings hold (global and per role), read inside the task."""
+    keys = [settings.llm_api_key] + [getattr(settings, role).api_key for role in ROLES]
+    return [k.get_secret_value() for k in keys if k is not None]
+
+
+def gate_release(release_dir: str, settings: GateSettings) -> GateReport:
+    """Scan ``release_dir``; on a finding that is not allowed, remove it and raise GateFailed."""
+    report = scan_release(Path(release_dir), configured_keys(Settings()), set(settings.allow))
+    if not report.passed:
+        shutil.rmtree(release_dir, ignore_errors=True)  # a leaking release must not stay around
+        raise GateFailed(report)
+    return report
+
+
+gate_task = task(gate_release, name="gate", cache_policy=NO_CACHE)
