@@ -26,10 +26,15 @@ $(VENV)/.local-llm: $(VENV)/.core
 
 install: $(VENV)/.local-llm
 
+# Debian's Chromium for the review page's browser test (never a downloaded browser).
+$(VENV)/.browser:
+	test -x /usr/bin/chromium || bash infra/install_browser.sh
+	touch $@
+
 demo: install
 	$(VENV)/bin/sftforge demo
 
-test: install
+test: install $(VENV)/.browser
 	$(VENV)/bin/pytest -q -rs
 
 bench: install

@@ -2,7 +2,7 @@
 
     ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
-    curate:   candidates -> clean -> judge -> thresholds -> dedup
+    curate:   candidates -> clean -> judge -> thresholds -> dedup -> review
     publish:  split -> release -> export -> card -> gate -> publish
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -33,6 +33,7 @@ from tasks.gate import gate_task
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
 from tasks.questions import QuestionsStage
+from tasks.review import ReviewStage
 from tasks.select_chunks import ChunkSelectStage
 from tasks.split import SplitStage
 
@@ -59,7 +60,7 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
                        params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
         "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
-        "curate": [*curate, DedupStage(settings=params.dedup)],
+        "curate": [*curate, DedupStage(settings=params.dedup), ReviewStage()],
         "publish": [SplitStage(settings=params.split)],
     }
 
@@ -95,7 +96,7 @@ def generate(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
 
 @flow(name="curate")
 def curate(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
-    """This build's samples -> the selection: clean, judge, thresholds, dedup."""
+    """This build's samples -> the selection: clean, judge, thresholds, dedup, review."""
     return run_stages(ctx, stages)
 
 

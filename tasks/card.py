@@ -31,6 +31,8 @@ from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings
 from tasks.judge import scores_for
+from tasks.review import DROP_REASON as REVIEW_DROP
+from tasks.review import apply_reviews, review_feedback, review_verdicts
 from tasks.select_chunks import skipped_by_reason
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
@@ -153,6 +155,9 @@ def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> 
     to ``HOME/runs/<run id>/`` as JSON Lines (a path keeps task inputs small)."""
     sample_ids = selection.kept(ctx.db_uri, ctx.run_id)
     samples = release_samples(ctx.db_uri, sample_ids, ctx.fingerprints.get("judge"))
+    # Reviewers' edits replace the text (marked human_edited); their rejects were dropped by
+    # the review stage already.
+    samples, _ = apply_reviews(samples, review_verdicts(ctx.db_uri))
     content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
     releases = Path(out_dir) / "releases"
     version = choose_version(releases, content_hash)
@@ -170,6 +175,11 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     samples = read_jsonl(release["samples_path"])
     report.usage = run_usage(Path(ctx.home) / "llm_cache", ctx.run_id)
     summary = build_summary(ctx, report, samples, version, export_stats)
+    latest = target.parent / "LATEST"  # still the previous release: this one is not published
+    previous = latest.read_text("utf-8").strip() if latest.exists() else None
+    dropped = summary["drop_reasons"].get("review", {}).get(REVIEW_DROP, 0)
+    if feedback := review_feedback(ctx.db_uri, previous, samples, dropped):
+        summary["review_feedback"] = feedback
     summary["table_versions"] = tag_tables(ctx.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)

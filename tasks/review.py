@@ -12,10 +12,11 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sftforge.review import audit, reviews
 from sftforge.review.card import update_release_card
+from sftforge.stage import BuildContext, CurationStage
 
 THRESHOLD = 0.95
 DROP_REASON = "review_rejected"
@@ -24,6 +25,32 @@ DROP_REASON = "review_rejected"
 def review_verdicts(db_uri: str) -> dict[str, dict[str, Any]]:
     """sample_id -> latest ``reviews`` row over every release (sample ids are stable)."""
     return reviews.latest(db_uri)
+
+
+class ReviewStage(CurationStage):
+    """``reviews`` -> ``selection``: drops this build's samples a reviewer rejected (the edits
+    are applied to the release rows by :func:`apply_reviews`)."""
+
+    name: ClassVar[str] = "review"
+    reads: ClassVar[tuple[str, ...]] = ("reviews", "selection")
+    writes: ClassVar[str] = "selection"
+
+    def verdicts(self, ctx: BuildContext, sample_ids: list[str]) -> dict[str, str]:
+        latest = review_verdicts(ctx.db_uri)
+        return {s: DROP_REASON for s in sample_ids
+                if latest.get(s, {}).get("verdict") == "reject"}
+
+
+def review_feedback(db_uri: str, previous: str | None, rows: list[dict[str, Any]],
+                    dropped: int) -> dict[str, Any] | None:
+    """The card's account of verdicts applied to this release (None when there were none)."""
+    if not previous:
+        return None
+    audit_of = audit_summary(db_uri, previous)
+    if not audit_of["reviewed"]:
+        return None
+    edited = sum(1 for r in rows if r.get("human_edited"))
+    return {**audit_of, "dropped": dropped, "edited": edited}
 
 
 def apply_reviews(rows: list[dict[str, Any]], verdicts: dict[str, dict[str, Any]],

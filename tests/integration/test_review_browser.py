@@ -29,9 +29,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 EDITED = "人工修订：CSRF 令牌必须随机且与会话绑定。"
-# Switch on once the build applies reviews (apply_reviews in curation, review_feedback in the
-# card): the second build must then drop the rejected sample and carry the edit.
-WIRED_INTO_BUILD = False
 
 
 @pytest.fixture()
@@ -132,12 +129,12 @@ def test_review_in_browser_feeds_the_next_release(llm_env, browser, tmp_path: Pa
     assert edited["answer"] == EDITED and edited["human_edited"] is True
     assert sum(1 for r in kept if r.get("human_edited")) == 1
 
-    if WIRED_INTO_BUILD:  # the lead switches this on after wiring apply_reviews / audit_summary
-        nxt = build_dataset(params)
-        rows = {r["sample_id"]: r for r in read_jsonl(Path(nxt["release_dir"]) / "samples.jsonl")}
-        assert nxt["version"] != release.name and rejected_id not in rows
-        assert rows[edited_id]["answer"] == EDITED and rows[edited_id]["human_edited"] is True
-        assert nxt["drop_reasons"]["review"] == {"review_rejected": 1}
-        next_card = (Path(nxt["release_dir"]) / "README.md").read_text("utf-8")
-        assert f"Verdicts from the audit of {release.name} were applied: 1 rejected" in next_card
-        assert f"acceptance rate {(n - 2) / n:.1%}" in next_card
+    # The next build applies the verdicts.
+    nxt = build_dataset(params)
+    rows = {r["sample_id"]: r for r in read_jsonl(Path(nxt["release_dir"]) / "samples.jsonl")}
+    assert nxt["version"] != release.name and rejected_id not in rows
+    assert rows[edited_id]["answer"] == EDITED and rows[edited_id]["human_edited"] is True
+    assert nxt["drop_reasons"]["review"] == {"review_rejected": 1}
+    next_card = (Path(nxt["release_dir"]) / "README.md").read_text("utf-8")
+    assert f"Verdicts from the audit of {release.name} were applied: 1 rejected" in next_card
+    assert f"acceptance rate {(n - 2) / n:.1%}" in next_card
