@@ -2,7 +2,7 @@
 
     ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
-    curate:   candidates -> clean -> judge -> thresholds -> dedup -> review
+    curate:   candidates -> clean -> grounding -> judge -> thresholds -> dedup -> review
     publish:  split -> release -> export -> card -> gate -> publish
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -30,6 +30,7 @@ from tasks.clean import CleanStage
 from tasks.dedup import DedupStage
 from tasks.export import export_task
 from tasks.gate import gate_task
+from tasks.grounding import GroundingStage
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
 from tasks.questions import QuestionsStage
@@ -52,9 +53,10 @@ def discover(input_path: str) -> list[str]:
 
 def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
     """The stages of each subflow, configured from the build parameters."""
-    curate = [CandidatesStage(), CleanStage(settings=params.clean)]
+    curate = [CandidatesStage(), CleanStage(settings=params.clean),
+              GroundingStage(settings=params.grounding)]
     if params.judge_enabled:
-        curate += [JudgeStage(), ThresholdsStage(settings=params.judge)]
+        curate += [JudgeStage(settings=params.judge), ThresholdsStage(settings=params.judge)]
     return {
         "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(
                        params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
@@ -96,7 +98,8 @@ def generate(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
 
 @flow(name="curate")
 def curate(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
-    """This build's samples -> the selection: clean, judge, thresholds, dedup, review."""
+    """This build's samples -> the selection: clean, grounding, judge, thresholds, dedup,
+    review."""
     return run_stages(ctx, stages)
 
 

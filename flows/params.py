@@ -15,6 +15,7 @@ from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
 from tasks.export import ExportSettings
 from tasks.gate import GateSettings
+from tasks.grounding import GroundingSettings
 from tasks.judge import JudgeSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
@@ -32,6 +33,7 @@ class BuildParams(SftforgeSources):
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
+    grounding: GroundingSettings = Field(default_factory=GroundingSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
     dedup: DedupSettings = Field(default_factory=DedupSettings)

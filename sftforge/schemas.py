@@ -54,7 +54,7 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     # clean: cleaned text of each sample plus keep/drop and the drop reason.
     "clean_samples": ("sample_id", pa.schema([
         ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("citations", S),
-        ("kept", B), ("reason", S), ("pii", S), ("fingerprint", S),
+        ("cot_reason", S), ("kept", B), ("reason", S), ("pii", S), ("fingerprint", S),
     ])),
     # dedup: cluster of each kept sample; non-representatives are duplicates of the kept one.
     "dedup_clusters": ("sample_id", pa.schema([
@@ -64,6 +64,11 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     # dedup: looser near-duplicate groups, so related samples never straddle two splits.
     "dedup_groups": ("sample_id", pa.schema([
         ("sample_id", S), ("group_id", S), ("fingerprint", S),
+    ])),
+    # grounding: share of an answer's sentences its chunk supports (no LLM), per answer text.
+    "groundings": ("grounding_id", pa.schema([
+        ("grounding_id", S), ("sample_id", S), ("score", F), ("unsupported", S),
+        ("fingerprint", S),
     ])),
     # judge: scores per sample and judge fingerprint; thresholds are applied elsewhere.
     "judgements": ("judgement_id", pa.schema([

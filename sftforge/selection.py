@@ -48,6 +48,14 @@ def entered(db_uri: str, run_id: str) -> list[str]:
     return sorted(_frame(db_uri, run_id)["sample_id"].to_list())
 
 
+def reached(db_uri: str, run_id: str, later: set[str]) -> list[str]:
+    """Ids of this build's samples that were still kept when the first of the ``later`` stages
+    ran (kept, or dropped by one of them), sorted."""
+    frame = _frame(db_uri, run_id)
+    frame = frame.filter(frame["kept"] | frame["stage"].is_in(sorted(later)))
+    return sorted(frame["sample_id"].to_list())
+
+
 def drop(db_uri: str, run_id: str, stage: str, reasons: dict[str, str]) -> None:
     """Record that ``stage`` dropped these samples (sample_id -> reason) in this build."""
     if not reasons:

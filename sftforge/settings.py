@@ -57,6 +57,8 @@ class EndpointSpec(BaseModel):
     max_tokens: int = 1024
     # How JSON output is requested; see JsonMode.
     json_mode: JsonMode = "json_object"
+    # The embedded local model on CPU: stages that multiply calls scale down for it.
+    embedded: bool = False
 
 
 class ResolvedEndpoint(EndpointSpec):

@@ -213,6 +213,8 @@ class LLMStage(Stage):
     schema: ClassVar[type[BaseModel]]
     key: ClassVar[str]
     temperature: ClassVar[float | None] = None  # None = the endpoint's
+    # Fields that choose which items run, not what an output is: left out of the fingerprint.
+    operational: ClassVar[frozenset[str]] = frozenset()
 
     def fingerprint(self, ctx: BuildContext) -> str:
         """Prompt, model, sampling and settings: what changes an LLM stage's output."""
@@ -220,7 +222,8 @@ class LLMStage(Stage):
         return fingerprint(self.name, prompt=prompt_sha(self.prompt), model=ep.model,
                            temperature=ep.temperature if self.temperature is None
                            else self.temperature,
-                           max_tokens=ep.max_tokens, **self.model_dump(mode="json"))
+                           max_tokens=ep.max_tokens,
+                           **self.model_dump(mode="json", exclude=set(self.operational)))
 
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
         """Every input row of this build's documents (done or not)."""

@@ -20,6 +20,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sftforge import selection, store
+from sftforge.grounding.citations import verified_citation_share
 from sftforge.ids import canonical_json, sha256_text
 from sftforge.jsonl import read_jsonl, write_jsonl
 from sftforge.llm.cache import run_usage
@@ -30,7 +31,8 @@ from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings
-from tasks.judge import scores_for
+from tasks.grounding import scores_of as grounding_scores
+from tasks.judge import JudgeSettings, judge_inputs, scores_for, self_check
 from tasks.review import DROP_REASON as REVIEW_DROP
 from tasks.review import apply_reviews, review_feedback, review_verdicts
 from tasks.select_chunks import skipped_by_reason
@@ -50,21 +52,30 @@ def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) ->
     clean = _by_id(db_uri, "clean_samples", sample_ids)
     splits = _by_id(db_uri, "splits", sample_ids)
     scores = scores_for(db_uri, sample_ids, judge_fp) if judge_fp else {}
-    rows = []
-    for sid in sorted(sample_ids):
-        s, c = base[sid], clean.get(sid, {})
-        row = {
-            "sample_id": sid, "doc_id": s["doc_id"], "source": s["source"], "page": s["page"],
-            "question": c.get("question", s["question"]), "answer": c.get("answer", s["answer"]),
-            "cot": c.get("cot", s["cot"]), "split": splits.get(sid, {}).get("split"),
-            "cluster_id": splits.get(sid, {}).get("cluster_id"),
-            "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
-            "citations": json.loads(c.get("citations") or "[]"),  # PII-scrubbed by clean
-        }
-        if sid in scores:
-            row["scores"] = {k: scores[sid][k] for k in SCORE_KEYS}
-        rows.append(row)
-    return rows
+    grounded = grounding_scores(db_uri, judge_inputs(db_uri, sample_ids))
+    return [release_row(base[sid], clean.get(sid, {}), splits.get(sid, {}), scores.get(sid),
+                        grounded.get(sid)) for sid in sorted(sample_ids)]
+
+
+def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
+                grounding: float | None) -> dict[str, Any]:
+    """The release row of one sample (``samples`` + its ``clean_samples``, split, scores)."""
+    row = {
+        "sample_id": s["sample_id"], "doc_id": s["doc_id"], "source": s["source"],
+        "page": s["page"], "question": c.get("question", s["question"]),
+        "answer": c.get("answer", s["answer"]), "cot": c.get("cot", s["cot"]),
+        "split": split.get("split"), "cluster_id": split.get("cluster_id"),
+        "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
+        # scrubbed quotes (clean_samples); samples.citations keeps the raw ones for lineage
+        "citations": json.loads(c.get("citations") or s["citations"] or "[]"),
+    }
+    if c.get("cot_reason"):
+        row["cot_removed"] = c["cot_reason"]  # the CoT was dropped, the sample kept
+    if grounding is not None:
+        row["grounding"] = grounding
+    if judgement is not None:
+        row["scores"] = {k: judgement[k] for k in SCORE_KEYS}
+    return row
 
 
 def choose_version(releases: Path, content_hash: str) -> str:
@@ -96,6 +107,9 @@ def distributions(samples: list[dict]) -> dict[str, Any]:
         "difficulty": dict(Counter(s["difficulty"] for s in samples)),
         "sources": dict(Counter(s["source"] for s in samples)),
         "score_histogram": {str(k): hist[k] for k in sorted(hist)},
+        "verified_citation_share": round(verified_citation_share(
+            [s["citations"] for s in samples]), 4) if samples else 0.0,
+        "cot_removed": dict(Counter(s["cot_removed"] for s in samples if "cot_removed" in s)),
     }
 
 
@@ -131,8 +145,12 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     usage, drops = report.usage, selection.funnel(ctx.db_uri, ctx.run_id)
     if export_stats.get("dropped"):
         drops["export"] = dict(Counter(d["reason"] for d in export_stats["dropped"]))
-    extra = {"skipped_chunks": skipped_by_reason(ctx.db_uri, ctx.doc_ids, ctx.fp("select_chunks"))
-             } if "select_chunks" in ctx.fingerprints else {}
+    extra: dict[str, Any] = {}
+    if "select_chunks" in ctx.fingerprints:
+        extra["skipped_chunks"] = skipped_by_reason(ctx.db_uri, ctx.doc_ids, ctx.fp("select_chunks"))
+    if "judge" in ctx.fingerprints:
+        extra["judge_self_check"] = self_check(ctx.db_uri, JudgeSettings(**report.params["judge"]),
+                                               ctx.endpoints["judge"], ctx.fp("judge"))
     return {
         **extra, "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_id": report.run_id, "counts": build_counts(ctx, len(samples)),
@@ -205,7 +223,8 @@ def write_calibration(target: Path, ctx: BuildContext, report: BuildReport) -> N
     dedup threshold."""
     settings = DedupSettings(**report.params.get("dedup", {}))
     text = calibration_report(ctx.db_uri, settings, cutoffs=CALIBRATION_CUTOFFS,
-                              sample_ids=selection.entered(ctx.db_uri, ctx.run_id))
+                              sample_ids=selection.reached(ctx.db_uri, ctx.run_id,
+                                                           {"dedup", "review"}))
     (target / "dedup_calibration.md").write_text(text, "utf-8")
 
 

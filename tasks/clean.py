@@ -37,6 +37,8 @@ from sftforge.cleaning.normalize import (
     refers_to_unseen_source,
     script_counts,
 )
+from sftforge.grounding import cot as cot_module
+from sftforge.grounding.cot import answer_hygiene, hygiene
 from sftforge.stage import BuildContext, CurationStage, StageStats
 from sftforge.text import estimate_tokens
 
@@ -75,6 +77,8 @@ class CleanSettings(BaseModel):
     # A one-line answer without final punctuation ("TCP 443") is fine; a longer one was cut off.
     truncation_min_tokens: int = 16
     scrub_pii: bool = True
+    # Rewrite "the passage says ..." in answers and CoTs, drop CoTs that repeat the answer.
+    source_hygiene: bool = True
 
 
 class SampleStats(BaseModel):
@@ -316,21 +320,38 @@ def apply_filters(st: SampleStats, cfg: CleanSettings, lang: str) -> str:
 # --- one sample, then the stage ------------------------------------------------------------
 
 
+def source_hygiene(cleaned: dict[str, str]) -> tuple[str, str]:
+    """Rewrite, in place, answer and CoT sentences that lean on "the passage" / 原文 into domain
+    statements (``sftforge.grounding.cot``); returns (answer drop reason, CoT drop reason).
+
+    A model trained on "The passage states that X" learns to reason about a passage it will
+    never see; a CoT that only repeats its answer teaches nothing, so it is removed (the
+    sample stays, without a CoT, its ``cot_reason`` saying why)."""
+    answer = answer_hygiene(cleaned["answer"])
+    if answer.action == "dropped":
+        return answer.reason, ""
+    cleaned["answer"] = answer.text
+    cot = hygiene(cleaned["cot"], cleaned["answer"])
+    cleaned["cot"] = cot.text
+    return "", cot.reason if cot.action == "dropped" else ""
+
+
 def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) -> dict[str, Any]:
-    """Clean one ``samples`` row: {sample_id, question, answer, cot, citations, kept, reason,
-    pii}.
+    """Clean one ``samples`` row: {sample_id, question, answer, cot, citations, cot_reason,
+    kept, reason, pii}.
 
     Text fields come back normalized and PII-scrubbed whether kept or not; ``pii`` is the JSON
     text of {kind: count} over the three fields; ``reason`` is "" for a kept sample.
     """
     raw = {f: row.get(f) or "" for f in FIELDS}
     cleaned = {f: clean_text(raw[f]) for f in FIELDS}
+    answer_reason, cot_reason = source_hygiene(cleaned) if settings.source_hygiene else ("", "")
     stats = sample_stats(raw, cleaned, str(row.get("finish_reason") or ""))
     citations = _citations(row)
     stats.injection = injection.suspected_injection(
         *cleaned.values(), *(str(c.get("quote") or "") for c in citations))
     lang = re.split(r"[-_]", (doc_lang or "").lower())[0]  # "zh-CN" -> "zh"
-    reason = apply_filters(stats, settings, lang)
+    reason = apply_filters(stats, settings, lang) or answer_reason
     found: Counter[str] = Counter()
     quotes = json.dumps(citations, ensure_ascii=False)
     if settings.scrub_pii:
@@ -343,6 +364,7 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) ->
         "sample_id": row["sample_id"],
         **cleaned,
         "citations": quotes,
+        "cot_reason": cot_reason,
         "kept": not reason,
         "reason": reason,
         "pii": json.dumps(dict(sorted(found.items())), ensure_ascii=False),
@@ -361,7 +383,8 @@ def _citations(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 _CODE_FILES = (Path(__file__), Path(normalize.__file__), Path(pii.__file__),
-               Path(injection.__file__), Path(source_refs.__file__))
+               Path(injection.__file__), Path(source_refs.__file__),
+               Path(cot_module.__file__))
 
 
 @lru_cache(maxsize=1)

@@ -15,22 +15,28 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from sftforge import selection, store
+from sftforge.cleaning.injection import INJECTION, suspected_injection  # noqa: F401 (re-export)
+from sftforge.grounding.planted import catch_rate, planted_samples
 from sftforge.ids import child_id, sha256_text
 from sftforge.llm.prompting import render
+from sftforge.settings import EndpointSpec
 from sftforge.stage import BuildContext, CurationStage, LLMStage
 
 DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness")
 
-# Text addressed to a model/reviewer inside data: one detector for ingest, clean, judge, gate.
-from sftforge.cleaning.injection import INJECTION  # noqa: E402
 
 
 class JudgeSettings(BaseModel):
-    """Thresholds applied to stored scores; none of them is part of the judge fingerprint."""
+    """Thresholds applied to stored scores (none is part of the judge fingerprint), and the
+    size of the judge's self-check."""
 
     min_overall: float = 6.0
     min_faithfulness: int = 5
     drop_injection: bool = True
+    # Planted-error pairs judged beside the real samples to measure the judge (never
+    # exported). None: all 12 on an endpoint, 4 on the embedded CPU model (each costs a call
+    # once; the request cache keeps them for later builds).
+    self_check_pairs: int | None = Field(None, ge=0, le=12)
 
 
 class Verdict(BaseModel):
@@ -50,7 +56,6 @@ def judgement_id(sample: dict[str, Any], fp: str) -> str:
     return child_id(sample["sample_id"], fp, text_sha)
 
 
-from sftforge.cleaning.injection import suspected_injection  # noqa: E402
 
 
 def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
@@ -83,6 +88,28 @@ def scores_for(db_uri: str, sample_ids: list[str], fp: str) -> dict[str, dict]:
     return {wanted[r["judgement_id"]]: r for r in rows.to_dicts()}
 
 
+EMBEDDED_SELF_CHECK = 4
+
+
+def self_check_samples(settings: JudgeSettings, judge: EndpointSpec) -> list[dict[str, Any]]:
+    """The planted pairs this build sends to the judge (``judge_inputs``-shaped rows)."""
+    n = settings.self_check_pairs
+    if n is None:
+        n = EMBEDDED_SELF_CHECK if judge.embedded else None
+    return planted_samples(n)
+
+
+def self_check(db_uri: str, settings: JudgeSettings, judge: EndpointSpec,
+               fp: str) -> dict[str, Any]:
+    """How many planted errors the current judge caught at ``settings`` (``catch_rate``)."""
+    asked = self_check_samples(settings, judge)
+    ids = {judgement_id(s, fp): s["sample_id"] for s in asked}
+    rows = store.read(db_uri, "judgements", where=store.sql_in("judgement_id", list(ids)))
+    verdicts = {ids[r["judgement_id"]]: r for r in rows.to_dicts()}
+    keep = lambda row: apply_thresholds(row, settings)  # noqa: E731
+    return catch_rate(verdicts, keep, [s["sample_id"] for s in asked])
+
+
 class JudgeStage(LLMStage):
     """Candidates' ``clean_samples`` + ``chunks`` -> ``judgements`` (judgement_id, sample_id,
     clarity, faithfulness, relevance, completeness, overall, reason, injection_suspected)."""
@@ -95,9 +122,13 @@ class JudgeStage(LLMStage):
     schema: ClassVar[type[BaseModel]] = Verdict
     key: ClassVar[str] = "sample_id"
     temperature: ClassVar[float | None] = 0.0
+    operational: ClassVar[frozenset[str]] = frozenset({"settings"})
+    settings: JudgeSettings = Field(default_factory=JudgeSettings)
 
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
-        return judge_inputs(ctx.db_uri, selection.kept(ctx.db_uri, ctx.run_id))
+        """This build's kept samples, plus the planted-error pairs of the self-check."""
+        real = judge_inputs(ctx.db_uri, selection.kept(ctx.db_uri, ctx.run_id))
+        return real + self_check_samples(self.settings, ctx.endpoints[self.role])
 
     def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
         fp = ctx.fp(self.name)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
-from tasks.judge import JudgeSettings, apply_thresholds
 
+# The keep/drop rule applied to a judgement row: (True, "") or (False, reason).
+Keep = Callable[[dict[str, Any]], tuple[bool, str]]
 PLANTED_PREFIX = "planted:"
 PLANTED_DOC_ID = "planted"
 MIN_CATCH_RATE = 0.8  # below this share of planted errors caught, the judge is not trusted
@@ -42,12 +43,30 @@ def planted_pairs() -> list[dict[str, Any]]:
     return rows
 
 
-def planted_samples() -> list[dict[str, Any]]:
-    """The planted pairs shaped like ``tasks.judge.judge_inputs`` rows: {sample_id
-    ("planted:<pair_id>"), doc_id ("planted"), text (the source), question, answer}."""
+def spread(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``pairs`` reordered so any prefix mixes kinds and languages (controls last): the first
+    N make a fair smaller self-check."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for p in pairs:
+        by_kind.setdefault(p["kind"], []).append(p)
+    kinds = sorted(by_kind, key=lambda k: (k == "faithful", k))
+    # Kinds alternate which language comes first, so a prefix holds both languages.
+    queues = [sorted(by_kind[k], key=lambda p: (p["lang"] == "en") == bool(i % 2))
+              for i, k in enumerate(kinds)]
+    out = []
+    for r in range(max(len(q) for q in queues)):
+        out += [q[r] for q in queues if r < len(q)]
+    return out
+
+
+def planted_samples(n: int | None = None) -> list[dict[str, Any]]:
+    """The first ``n`` planted pairs of :func:`spread` (all when None), shaped like
+    ``tasks.judge.judge_inputs`` rows: {sample_id ("planted:<pair_id>"), doc_id ("planted"),
+    text (the source), question, answer}."""
+    pairs = spread(planted_pairs())[:n]
     return [{"sample_id": PLANTED_PREFIX + p["pair_id"], "doc_id": PLANTED_DOC_ID,
              "text": p["source"], "question": p["question"], "answer": p["answer"]}
-            for p in planted_pairs()]
+            for p in pairs]
 
 
 def is_planted(sample_id: str) -> bool:
@@ -56,9 +75,9 @@ def is_planted(sample_id: str) -> bool:
 
 
 def catch_rate(verdicts: dict[str, dict[str, Any] | None],
-               thresholds: JudgeSettings) -> dict[str, Any]:
-    """How many planted errors the judge caught at ``thresholds`` (``apply_thresholds``, the
-    same keep/drop rule as the real samples).
+               keep: Keep, asked: list[str] | None = None) -> dict[str, Any]:
+    """How many planted errors the judge caught under ``keep`` (the judge stage's
+    ``apply_thresholds`` at the current thresholds:    same keep/drop rule as the real samples).
 
     ``verdicts`` maps pair_id (with or without the ``planted:`` prefix) to its ``judgements``
     row; a pair without one was not judged (a failed call) and is left out of the rate rather
@@ -74,28 +93,28 @@ def catch_rate(verdicts: dict[str, dict[str, Any] | None],
         row = by_id.get(p["pair_id"])
         if row is None:
             unjudged.append(p["pair_id"])
-        elif apply_thresholds(row, thresholds)[0]:
+        elif keep(row)[0]:
             missed.append({k: p[k] for k in ("pair_id", "kind", "lang", "flaw")}
                           | {"faithfulness": row["faithfulness"], "overall": row["overall"]})
         else:
             caught += 1
     total = len(flawed) - len(unjudged)
     rate = round(caught / total, 3) if total else 0.0
-    controls = _controls(pairs, by_id, thresholds)
+    controls = _controls(pairs, by_id, keep)
     trusted = total >= MIN_JUDGED_SHARE * len(flawed) and rate >= MIN_CATCH_RATE
     return {"caught": caught, "total": total, "rate": rate, "trusted": trusted,
             "missed": missed, "unjudged": unjudged, **controls}
 
 
 def _controls(pairs: list[dict], by_id: dict[str, dict | None],
-              thresholds: JudgeSettings) -> dict[str, Any]:
+              keep: Keep) -> dict[str, Any]:
     """Faithful controls the judge kept, and the ones it dropped with the reason."""
     kept, dropped, total = 0, [], 0
     for p in pairs:
         if p["expect"] != "keep" or by_id.get(p["pair_id"]) is None:
             continue
         total += 1
-        ok, reason = apply_thresholds(by_id[p["pair_id"]], thresholds)
+        ok, reason = keep(by_id[p["pair_id"]])
         kept += ok
         if not ok:
             dropped.append({"pair_id": p["pair_id"], "reason": reason})

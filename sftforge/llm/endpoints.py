@@ -37,7 +37,7 @@ def resolve_endpoints(settings: Settings, embedded_url: str | None) -> dict[str,
             # llama_cpp.server answers one request at a time: more in flight would only queue
             # and eat into the client timeout, and CPU generation of a long answer takes minutes.
             spec = spec.model_copy(update={
-                "model": MODEL_ALIAS, "concurrency": 1,
+                "model": MODEL_ALIAS, "concurrency": 1, "embedded": True,
                 "timeout_s": max(spec.timeout_s, EMBEDDED_TIMEOUT_S)})
         out[role] = spec
     return out

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
@@ -85,11 +86,18 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
     parts = [
         f"# sftforge dataset {summary['version']}",
         f"Built {summary['created_at']} from {summary['counts'].get('documents', 0)} documents; "
-        f"{summary['counts'].get('exported', 0)} samples exported.",
+        f"{summary['counts'].get('exported', 0)} samples exported; "
+        f"{summary['distributions'].get('verified_citation_share', 0):.0%} of them carry at least "
+        "one citation verified in its source passage"
+        + (f"; {sum(summary['distributions']['cot_removed'].values())} kept without their "
+           f"reasoning chain ({summary['distributions']['cot_removed']})."
+           if summary["distributions"].get("cot_removed") else "."),
         *audit_parts(summary),
         "## Counts per stage", _table(summary["counts"], ("stage", "items")),
         *(f"![{name}]({file})" for name, file in plots.items()),
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",
+        *(["## Judge self-check", "\n".join(catch_rate_lines(summary["judge_self_check"]))]
+          if "judge_self_check" in summary else []),
         "## Sources", documents_section(summary.get("documents", []),
                                         summary["distributions"]["sources"]),
         "## Quarantined files", _table(quarantined, ("file", "reason")) if quarantined else "None.",

@@ -53,7 +53,8 @@ def test_injection_in_a_document_is_left_out_at_ingest_and_flagged(llm_env, tmp_
     assert json.loads(docs["good.pdf"]["flags"]) == []
     chunks = "\n".join(store.read(uri, "chunks")["text"].to_list())
     assert "Ignore the rubric" not in chunks
-    judged = store.read(uri, "judgements").to_dicts()
+    judged = [j for j in store.read(uri, "judgements").to_dicts()
+              if not j["sample_id"].startswith("planted:")]  # the self-check pairs
     assert judged and not any(j["injection_suspected"] for j in judged)
     # Grounded answers are faithful (10) and every question's clarity is 9: the scores are the
     # judge's own, never the "10" the document asks for.

@@ -53,13 +53,16 @@ def test_evidence_judge_keeps_faithful_and_drops_the_rest(llm_env, tmp_path: Pat
     llm_env.add_fault("invented", times=-1, match=("\nQuestion:", "Argon2id"))
     llm_env.add_fault("invented", times=-1, match=("\nQuestion:", "加盐"))
     llm_env.add_fault("off_topic", times=-1, match=("\nQuestion:", "Printer"))
+    # The grounding check would drop the invented answers before the judge sees them (its own
+    # test is test_grounding_build.py); off here, so the judge alone is what is tested.
     summary = build_dataset(BuildParams(input_path=str(_corpus(tmp_path)),
-                                        out_dir=str(tmp_path / "out")))
+                                        out_dir=str(tmp_path / "out"), grounding={"min_score": 0}))
     uri = Settings().db_uri
     samples = store.read(uri, "samples").to_dicts()
     by_source = {s["source"]: s for s in samples}
     assert len(samples) == len(DOCS) and set(by_source) == set(DOCS)  # one question per document
-    judged = {j["sample_id"]: j for j in store.read(uri, "judgements").to_dicts()}
+    judged = {j["sample_id"]: j for j in store.read(uri, "judgements").to_dicts()
+              if not j["sample_id"].startswith("planted:")}  # the self-check pairs
     verdict = {src: judged[s["sample_id"]] for src, s in by_source.items()}
     reasons = {src: apply_thresholds(v, JudgeSettings()) for src, v in verdict.items()}
     assert reasons == {"good.pdf": (True, ""), "invented.pdf": (False, "low_faithfulness"),

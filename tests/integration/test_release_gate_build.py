@@ -41,8 +41,11 @@ def test_gate_refuses_a_release_that_echoes_the_key_and_passes_once_it_is_gone(
     corpus.mkdir()
     good_english_pdf(corpus / "handbook_en.pdf")
     good_chinese_pdf(corpus / "handbook_zh.pdf")
+    # The echoed sentence is not in the passage: keep it past the grounding check so the
+    # leak reaches the trainer files (the gate is the last line of defence being tested).
+    params = BuildParams(input_path=str(corpus), out_dir=str(out), grounding={"min_score": 0})
     with pytest.raises(GateFailed) as failed:
-        build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+        build_dataset(params)
     bad = [f for f in failed.value.report.findings if not f.allowed]
     assert {f.kind for f in bad} == {"CONFIGURED_KEY"}
     where = {(f.file, f.field) for f in bad}
@@ -54,7 +57,7 @@ def test_gate_refuses_a_release_that_echoes_the_key_and_passes_once_it_is_gone(
     assert not (releases / "LATEST").exists() and not list(releases.glob("v*"))
 
     (corpus / "handbook_en.pdf").unlink()  # the fix: the leaking material is gone
-    summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
+    summary = build_dataset(params)
     assert summary["gate"]["passed"] and summary["gate"]["findings"] == []
     assert (releases / "LATEST").read_text().strip() == summary["version"]
     card = (Path(summary["release_dir"]) / "README.md").read_text("utf-8")

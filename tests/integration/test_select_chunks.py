@@ -156,11 +156,14 @@ def test_build_spends_no_request_on_skipped_chunks(llm_env, tmp_path: Path,
     assert (sent(all_log, answers), sent(sel_log, answers)) == (22, 10)
     assert selected["stages"]["select_chunks"]["items_in"] == 22
     assert selected["stages"]["select_chunks"]["kept"] == 10
-    # the judge sees the samples the clean stage kept: fewer chunks, fewer of those too
+    # the judge sees the samples clean and grounding kept (fewer chunks, fewer of those too)
+    # plus the 12 planted pairs of its self-check
     for summary, log in ((baseline, all_log), (selected, sel_log)):
-        judged = summary["counts"]["samples"] - sum(summary["drop_reasons"].get("clean", {}).values())
-        assert summary["llm_requests"] == len(log) == 2 * sent(log, questions) + judged
-    assert len(sel_log) <= 3 * 10 < 2 * 22 < len(all_log)
+        drops = summary["drop_reasons"]
+        judged = summary["counts"]["samples"] - sum(drops.get("clean", {}).values()) - sum(
+            drops.get("grounding", {}).values())
+        assert summary["llm_requests"] == len(log) == 2 * sent(log, questions) + judged + 12
+    assert len(sel_log) - 12 <= 3 * 10 < 2 * 22 < len(all_log) - 12
     assert {k: v["count"] for k, v in selected["skipped_chunks"].items()} == SKIPPED
     assert "skipped_chunks" not in baseline
     card = (Path(selected["release_dir"]) / "README.md").read_text("utf-8")

@@ -253,3 +253,22 @@ def test_answer_about_injection_is_kept() -> None:
     out = run("What does a prompt injection attack do?",
               "It makes a model ignore its instructions and follow text planted in the data.", "en")
     assert (out["kept"], out["reason"]) == (True, "")
+
+
+def test_clean_rewrites_passage_talk_and_drops_a_cot_that_repeats_the_answer() -> None:
+    answer = ("Parameterized queries keep user input out of the SQL grammar, so the database "
+              "never parses it as code.")
+    row = {"sample_id": "s", "question": "Why do parameterized queries stop SQL injection?",
+           "answer": answer,
+           "cot": "The passage states that input is bound as data. Bound data is never parsed."}
+    out = clean_sample(row, "en", CleanSettings())
+    assert out["kept"] and out["cot_reason"] == ""
+    assert out["cot"] == "Input is bound as data. Bound data is never parsed."
+    copied = clean_sample({**row, "cot": answer}, "en", CleanSettings())
+    assert copied["kept"] and copied["cot"] == "" and copied["cot_reason"] == "cot_repeats_answer"
+    zh = clean_sample({"sample_id": "z", "question": "参数化查询为什么能防止SQL注入？",
+                       "answer": "原文指出，参数化查询把数据和代码分开，因此输入不会被当作语法解析。",
+                       "cot": ""}, "zh", CleanSettings())
+    assert zh["kept"] and zh["answer"] == "参数化查询把数据和代码分开，因此输入不会被当作语法解析。"
+    off = clean_sample(row, "en", CleanSettings(source_hygiene=False))
+    assert off["cot"].startswith("The passage states")

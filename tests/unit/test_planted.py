@@ -12,9 +12,13 @@ from sftforge.grounding.planted import (
     planted_samples,
 )
 from sftforge.grounding.score import MIN_GROUNDING, grounding_score
-from tasks.judge import JudgeSettings
+from tasks.judge import JudgeSettings, apply_thresholds
 
 SETTINGS = JudgeSettings(min_overall=6.0, min_faithfulness=5)
+
+
+def _keep(settings: JudgeSettings):
+    return lambda row: apply_thresholds(row, settings)
 
 
 def _row(faithfulness: int, overall: float) -> dict:
@@ -40,7 +44,7 @@ def test_planted_set_covers_every_flaw_in_both_languages() -> None:
 
 
 def test_a_lenient_judge_catches_nothing_and_is_not_trusted() -> None:
-    result = catch_rate(_verdicts(_row(8, 8.0), _row(9, 9.0)), SETTINGS)
+    result = catch_rate(_verdicts(_row(8, 8.0), _row(9, 9.0)), _keep(SETTINGS))
     assert (result["caught"], result["total"], result["rate"], result["trusted"]) == (0, 10, 0.0, False)
     assert len(result["missed"]) == 10 and result["controls_kept"] == result["controls_total"] == 2
     lines = catch_rate_lines(result)
@@ -52,7 +56,7 @@ def test_a_judge_that_misses_one_error_is_trusted_and_names_it() -> None:
     verdicts = _verdicts(_row(2, 3.5), _row(9, 9.0))
     verdicts["planted:en-incomplete-1"] = _row(9, 6.5)  # prefixed ids are accepted too
     del verdicts["en-incomplete-1"]
-    result = catch_rate(verdicts, SETTINGS)
+    result = catch_rate(verdicts, _keep(SETTINGS))
     assert (result["caught"], result["total"], result["rate"], result["trusted"]) == (9, 10, 0.9, True)
     assert [m["pair_id"] for m in result["missed"]] == ["en-incomplete-1"]
     assert "judge caught 9/10 planted errors" in catch_rate_lines(result)[0]
@@ -61,13 +65,13 @@ def test_a_judge_that_misses_one_error_is_trusted_and_names_it() -> None:
 
 def test_thresholds_decide_what_counts_as_caught() -> None:
     verdicts = _verdicts(_row(6, 6.5), _row(9, 9.0))
-    assert catch_rate(verdicts, SETTINGS)["caught"] == 0
-    assert catch_rate(verdicts, JudgeSettings(min_overall=7.0))["caught"] == 10
+    assert catch_rate(verdicts, _keep(SETTINGS))["caught"] == 0
+    assert catch_rate(verdicts, _keep(JudgeSettings(min_overall=7.0)))["caught"] == 10
 
 
 def test_unjudged_pairs_are_left_out_and_dropped_controls_reported() -> None:
     skip = ("en-wrong-fact-1", "zh-wrong-fact-1", "zh-incomplete-1")
-    result = catch_rate(_verdicts(_row(2, 3.0), _row(3, 4.0), skip), SETTINGS)
+    result = catch_rate(_verdicts(_row(2, 3.0), _row(3, 4.0), skip), _keep(SETTINGS))
     assert (result["caught"], result["total"]) == (7, 7)
     assert result["trusted"] is False  # 7 of 10 judged: too few for a verdict
     assert sorted(result["unjudged"]) == sorted(skip)
