@@ -62,7 +62,22 @@ def _print_summary(summary: dict[str, Any]) -> None:
                   f"(cache hits {summary['cache_hits']})")
     for q in summary["quarantined"]:
         console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
+    _print_judge_check(summary.get("judge_self_check"))
+    if "gate" in summary:
+        console.print(f"release gate: {summary['gate']['summary']}")
     console.print(f"[green]release written to {summary['release_dir']}[/green]")
+
+
+def _print_judge_check(check: dict[str, Any] | None) -> None:
+    """The judge self-check line; a warning when the judge cannot be trusted."""
+    if not check or not check["total"]:
+        return
+    line = f"judge self-check: caught {check['caught']}/{check['total']} planted errors"
+    if check["trusted"]:
+        console.print(line)
+    else:
+        console.print(f"[yellow]warning: {line}: too lenient to trust its scores; raise the "
+                      "judge thresholds or use a stronger judge (SFTFORGE_JUDGE__MODEL)[/yellow]")
 
 
 @app.command()
