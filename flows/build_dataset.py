@@ -56,7 +56,8 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
     return {
         "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
-        "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
+        "generate": [QuestionsStage(settings=params.questions),
+                     AnswersStage(mode=params.answers.mode)],
         "curate": [*curate, DedupStage(settings=params.dedup)],
         "publish": [SplitStage(settings=params.split)],
     }

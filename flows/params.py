@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
+from tasks.answers import AnswerSettings
 from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
 from tasks.export import ExportSettings
@@ -27,6 +28,7 @@ class BuildParams(SftforgeSources):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    answers: AnswerSettings = Field(default_factory=AnswerSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
