@@ -132,6 +132,8 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
         "params": report.params,
+        **{k: export_stats[k] for k in ("general_mix", "dialogues", "preferences")
+           if export_stats.get(k)},
     }
 
 

@@ -25,6 +25,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from sftforge.jsonl import read_jsonl, write_json, write_jsonl
+from sftforge.release.general_mix import GeneralMix, GeneralMixSettings, rows_for
 
 Format = Literal["alpaca", "sharegpt", "openai"]
 SPLIT_NAMES = ("train", "val", "test")
@@ -51,6 +52,8 @@ class ExportSettings(pydantic.BaseModel):
     jsonl: bool = True
     # Also (or instead) write a ``.json`` array file, for tools that do not read JSON Lines.
     json_array: bool = False
+    # General-purpose rows mixed into the train split (sftforge.release.general_mix).
+    general: GeneralMixSettings = pydantic.Field(default_factory=GeneralMixSettings)
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> "ExportSettings":
@@ -224,16 +227,29 @@ def _fill_history(rows: list[dict[str, Any]]) -> None:
             r.setdefault("history", [])
 
 
+def _fill_system(rows: list[dict[str, Any]]) -> None:
+    # General rows may bring their own system prompt; a declared column needs a value in every
+    # row, and "" makes LLaMA-Factory use the template's default system prompt.
+    if any("system" in r for r in rows):
+        for r in rows:
+            r.setdefault("system", "")
+
+
 def write_trainer_files(
-    out_dir: Path, samples: list[dict[str, Any]], settings: ExportSettings
+    out_dir: Path, samples: list[dict[str, Any]], settings: ExportSettings,
+    mix: GeneralMix | None = None,
 ) -> tuple[dict[str, int], dict[str, tuple[str, str]], dict[str, set[str]]]:
-    """Write every format x variant x split; returns rows per file, registry and columns."""
+    """Write every format x variant x split (general rows appended where ``mix`` says);
+    returns rows per file, registry and columns."""
     counts, files, present = {}, {}, {}
     exts = [e for e, on in ((".jsonl", settings.jsonl), (".json", settings.json_array)) if on]
     for split, group in by_split(samples).items():
         for fmt in settings.formats:
             for suffix, cot in variants(settings):
                 rows = [CONVERTERS[fmt](s, cot, settings.system_prompt) for s in group]
+                if mix is not None:
+                    rows += rows_for(mix.for_split(split, len(group)), fmt, cot)
+                    _fill_system(rows)
                 _fill_history(rows)
                 stem = fmt + (f"_{split}" if split else "") + suffix
                 for ext in exts:
@@ -245,7 +261,8 @@ def write_trainer_files(
                         counts[path.name] = len(rows)
                     name = DATASET_PREFIX + stem + ("_json" if ext == ".json" else "")
                     files[name] = (path.name, fmt)
-                    present[name] = {c for c in ("system", "history") if rows and c in rows[0]}
+                    present[name] = {c for c in ("system", "history")
+                                     if any(c in r for r in rows)}
     return counts, files, present
 
 
@@ -292,12 +309,14 @@ def write_release(out_dir: Path, samples: list[dict[str, Any]], settings: Export
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kept, dropped = usable_samples(samples)
-    counts, files, present = write_trainer_files(out_dir, kept, settings)
+    mix = GeneralMix(settings.general) if settings.general.enabled else None
+    counts, files, present = write_trainer_files(out_dir, kept, settings, mix)
     removed = remove_stale(out_dir, counts)
     write_json(out_dir / INFO_FILE, merge_registry(out_dir, dataset_info(files, present)))
     columns = samples_columns(kept)
     n = write_jsonl(out_dir / SAMPLES_FILE, (sample_record(s, columns) for s in kept))
-    return {"files": counts, "samples": n, "dropped": dropped, "removed": removed}
+    stats = {"files": counts, "samples": n, "dropped": dropped, "removed": removed}
+    return {**stats, "general_mix": mix.report()} if mix is not None else stats
 
 
 def run_export(out_dir: str, samples_path: str, settings: ExportSettings) -> dict:

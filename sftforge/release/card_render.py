@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.review.card import audit_parts  # noqa: E402
+from sftforge.release.card_extras import extra_sections  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
 
@@ -81,6 +82,7 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         f"{summary['llm_requests']} requests sent by this build, {summary['cache_hits']} cache "
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
         "completion tokens.",
+        *extra_sections(summary),
         "## Files", _table(summary["files"], ("file", "rows")),
     ]
     path = target / "README.md"
