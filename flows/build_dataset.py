@@ -2,7 +2,7 @@
 
     ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
-    curate:   candidates -> clean -> judge -> thresholds -> dedup
+    curate:   candidates -> clean -> judge -> thresholds -> dedup -> dialogues
     publish:  split -> release -> export -> card
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -28,6 +28,7 @@ from tasks.card import card_task, release_task
 from tasks.chunk import ChunkStage
 from tasks.clean import CleanStage
 from tasks.dedup import DedupStage
+from tasks.dialogues import DialoguesStage
 from tasks.export import export_task
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
@@ -58,7 +59,8 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
         "generate": [QuestionsStage(settings=params.questions),
                      AnswersStage(mode=params.answers.mode)],
-        "curate": [*curate, DedupStage(settings=params.dedup)],
+        "curate": [*curate, DedupStage(settings=params.dedup),
+                   DialoguesStage(settings=params.dialogues)],
         "publish": [SplitStage(settings=params.split)],
     }
 

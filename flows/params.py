@@ -14,6 +14,7 @@ from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
 from tasks.answers import AnswerSettings
 from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
+from tasks.dialogues import DialogueSettings
 from tasks.export import ExportSettings
 from tasks.judge import JudgeSettings
 from tasks.select_chunks import ChunkSelectionSettings
@@ -33,6 +34,7 @@ class BuildParams(SftforgeSources):
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    dialogues: DialogueSettings = Field(default_factory=DialogueSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
 

@@ -80,6 +80,11 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     "splits": ("sample_id", pa.schema([
         ("sample_id", S), ("cluster_id", S), ("split", S), ("group_key", S),
     ])),
+    # dialogues: follow-up turns of a kept sample (cleaned, PII-scrubbed), kept or why not.
+    "dialogues": ("dialogue_id", pa.schema([
+        ("dialogue_id", S), ("sample_id", S), ("doc_id", S), ("turns", S), ("n_turns", I),
+        ("kept", B), ("reason", S), ("pii", S), ("model", S), ("fingerprint", S),
+    ])),
     # review: the audit sample drawn from one release (stratified, reproducible by seed).
     "audit_samples": ("audit_id", pa.schema([
         ("audit_id", S), ("release_version", S), ("sample_id", S), ("position", I),

@@ -28,6 +28,7 @@ from sftforge.release.card_render import render_card
 from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
+from tasks.dialogues import turns_for
 from tasks.export import ExportSettings
 from tasks.judge import scores_for
 from tasks.select_chunks import skipped_by_reason
@@ -142,6 +143,11 @@ def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> 
     to ``HOME/runs/<run id>/`` as JSON Lines (a path keeps task inputs small)."""
     sample_ids = selection.kept(ctx.db_uri, ctx.run_id)
     samples = release_samples(ctx.db_uri, sample_ids, ctx.fingerprints.get("judge"))
+    # Multi-turn follow-ups (tasks/dialogues.py) of the samples that have kept ones.
+    turns = turns_for(ctx.db_uri, samples, ctx.fingerprints.get("dialogues"))
+    for s in samples:
+        if s["sample_id"] in turns:
+            s["turns"] = turns[s["sample_id"]]
     content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
     releases = Path(out_dir) / "releases"
     version = choose_version(releases, content_hash)

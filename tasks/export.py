@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
@@ -24,6 +25,7 @@ import pydantic
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from sftforge.formats import row_problems
 from sftforge.jsonl import read_jsonl, write_json, write_jsonl
 from sftforge.release.general_mix import GeneralMix, GeneralMixSettings, rows_for
 
@@ -194,6 +196,8 @@ def usable_samples(samples: list[dict[str, Any]]) -> tuple[list[dict], list[dict
             reason = "empty answer"
         elif s.get("split") is not None and s["split"] not in SPLIT_NAMES:
             reason = f"unknown split {s['split']!r}"
+        elif s.get("turns") and (bad := row_problems(to_openai(s, True, None), "messages")):
+            reason = f"invalid dialogue: {bad[0]}"  # the trainer would drop or misread it
         if reason:
             dropped.append({"sample_id": sid, "reason": reason})
         else:
@@ -316,6 +320,8 @@ def write_release(out_dir: Path, samples: list[dict[str, Any]], settings: Export
     columns = samples_columns(kept)
     n = write_jsonl(out_dir / SAMPLES_FILE, (sample_record(s, columns) for s in kept))
     stats = {"files": counts, "samples": n, "dropped": dropped, "removed": removed}
+    if multi := [len(conversation(s, False)) for s in kept if s.get("turns")]:
+        stats["dialogues"] = {"samples": len(multi), "by_turns": dict(Counter(map(str, multi)))}
     return {**stats, "general_mix": mix.report()} if mix is not None else stats
 
 
