@@ -3,6 +3,7 @@
     ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
     curate:   candidates -> clean -> judge -> thresholds -> dedup -> dialogues
+              -> rejected -> judge_rejected -> pairs (DPO)
     publish:  split -> release -> export -> card
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -32,6 +33,7 @@ from tasks.dialogues import DialoguesStage
 from tasks.export import export_task
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
+from tasks.preferences import preference_stages
 from tasks.questions import QuestionsStage
 from tasks.select_chunks import ChunkSelectStage
 from tasks.split import SplitStage
@@ -60,7 +62,8 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
         "generate": [QuestionsStage(settings=params.questions),
                      AnswersStage(mode=params.answers.mode)],
         "curate": [*curate, DedupStage(settings=params.dedup),
-                   DialoguesStage(settings=params.dialogues)],
+                   DialoguesStage(settings=params.dialogues),
+                   *(preference_stages(params.preferences) if params.judge_enabled else [])],
         "publish": [SplitStage(settings=params.split)],
     }
 

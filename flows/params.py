@@ -17,6 +17,7 @@ from tasks.dedup import DedupSettings
 from tasks.dialogues import DialogueSettings
 from tasks.export import ExportSettings
 from tasks.judge import JudgeSettings
+from tasks.preferences import PreferenceSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
 
@@ -35,6 +36,7 @@ class BuildParams(SftforgeSources):
     judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     dialogues: DialogueSettings = Field(default_factory=DialogueSettings)
+    preferences: PreferenceSettings = Field(default_factory=PreferenceSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
 

@@ -29,6 +29,7 @@ from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.dialogues import turns_for
+from tasks.preferences import pairs_for
 from tasks.export import ExportSettings
 from tasks.judge import scores_for
 from tasks.select_chunks import skipped_by_reason
@@ -148,6 +149,10 @@ def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> 
     for s in samples:
         if s["sample_id"] in turns:
             s["turns"] = turns[s["sample_id"]]
+    # DPO pairs this build kept (tasks/preferences.py): rejected answer + judge margin.
+    pairs = pairs_for(ctx.db_uri, ctx.run_id) if "pairs" in ctx.fingerprints else {}
+    for s in samples:
+        s.update(pairs.get(s["sample_id"], {}))
     content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
     releases = Path(out_dir) / "releases"
     version = choose_version(releases, content_hash)

@@ -28,6 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from sftforge.formats import row_problems
 from sftforge.jsonl import read_jsonl, write_json, write_jsonl
 from sftforge.release.general_mix import GeneralMix, GeneralMixSettings, rows_for
+from tasks.export_dpo import DPO_FILE, write_dpo_files
 
 Format = Literal["alpaca", "sharegpt", "openai"]
 SPLIT_NAMES = ("train", "val", "test")
@@ -289,16 +290,21 @@ def merge_registry(out_dir: Path, ours: dict[str, Any]) -> dict[str, Any]:
     old = json.loads(path.read_text("utf-8")) if path.exists() else {}
     kept = {
         name: entry for name, entry in old.items()
-        if not TRAINER_FILE.match(str(entry.get("file_name", "")))
+        if not _ours(str(entry.get("file_name", "")))
         and (out_dir / str(entry.get("file_name", ""))).exists()
     }
     return {**kept, **ours}
 
 
+def _ours(name: str) -> bool:
+    """A file name this module (or its DPO part) writes."""
+    return bool(TRAINER_FILE.match(name) or DPO_FILE.match(name))
+
+
 def remove_stale(out_dir: Path, written: Iterable[str]) -> list[str]:
     """Delete trainer files of this module that the current export did not write."""
     keep = set(written)
-    stale = [p for p in out_dir.iterdir() if TRAINER_FILE.match(p.name) and p.name not in keep]
+    stale = [p for p in out_dir.iterdir() if _ours(p.name) and p.name not in keep]
     for p in stale:
         p.unlink()
     return sorted(p.name for p in stale)
@@ -315,11 +321,16 @@ def write_release(out_dir: Path, samples: list[dict[str, Any]], settings: Export
     kept, dropped = usable_samples(samples)
     mix = GeneralMix(settings.general) if settings.general.enabled else None
     counts, files, present = write_trainer_files(out_dir, kept, settings, mix)
+    dpo_counts, dpo_entries, pairs = write_dpo_files(out_dir, kept, settings.system_prompt)
+    counts.update(dpo_counts)
     removed = remove_stale(out_dir, counts)
-    write_json(out_dir / INFO_FILE, merge_registry(out_dir, dataset_info(files, present)))
+    registry = {**dataset_info(files, present), **dpo_entries}
+    write_json(out_dir / INFO_FILE, merge_registry(out_dir, registry))
     columns = samples_columns(kept)
     n = write_jsonl(out_dir / SAMPLES_FILE, (sample_record(s, columns) for s in kept))
     stats = {"files": counts, "samples": n, "dropped": dropped, "removed": removed}
+    if pairs:
+        stats["preferences"] = pairs
     if multi := [len(conversation(s, False)) for s in kept if s.get("turns")]:
         stats["dialogues"] = {"samples": len(multi), "by_turns": dict(Counter(map(str, multi)))}
     return {**stats, "general_mix": mix.report()} if mix is not None else stats

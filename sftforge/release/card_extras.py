@@ -30,14 +30,19 @@ def dialogues_section(dialogues: dict[str, Any] | None) -> list[str]:
             "| user turns | samples |\n|---|---:|\n" + rows]
 
 
-def preferences_section(pairs: dict[str, Any] | None) -> list[str]:
-    """Preference pairs written, those left out and why, and the judge margins."""
+def preferences_section(pairs: dict[str, Any] | None, stage: dict[str, Any] | None
+                        ) -> list[str]:
+    """Preference pairs written, those left out and why (the ``pairs`` stage's record), and
+    the judge margins."""
     if not pairs:
         return []
-    dropped = "; ".join(f"{r}: {n}" for r, n in sorted(pairs["dropped"].items())) or "none"
+    stage = stage or {}
+    dropped = "; ".join(f"{r}: {n}" for r, n in sorted(stage.get("dropped", {}).items()))
+    dropped = dropped or "none"
     return ["## Preference pairs (DPO)",
             f"{pairs['pairs']} pairs (chosen = the judged answer, rejected = {pairs['kind']}); "
-            f"kept when the judge scores chosen at least {pairs['margin']} above rejected "
+            f"kept when the judge scores chosen at least {stage.get('extra', {}).get('margin')} "
+            "above rejected "
             f"(mean margin {pairs['mean_margin']}). Left out: {dropped}.",
             "Files: " + ", ".join(f"`{f}`" for f in pairs["files"])]
 
@@ -46,4 +51,5 @@ def extra_sections(summary: dict[str, Any]) -> list[str]:
     """Every section above that the summary has data for."""
     return [*general_mix_section(summary.get("general_mix")),
             *dialogues_section(summary.get("dialogues")),
-            *preferences_section(summary.get("preferences"))]
+            *preferences_section(summary.get("preferences"),
+                                 summary.get("stages", {}).get("pairs"))]
