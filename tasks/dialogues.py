@@ -46,15 +46,23 @@ class DialogueSettings(BaseModel):
 
 
 class Turn(BaseModel):
-    """One follow-up exchange."""
+    """One follow-up exchange (bounds for the embedded llama.cpp grammar, see answers.py)."""
 
     question: str = Field(min_length=1, max_length=300)
-    answer: str = Field(min_length=1, max_length=900)  # llama.cpp grammar bound, see answers.py
+    answer: str = Field(min_length=1, max_length=900)
 
 
-def follow_up_schema(n: int) -> type[BaseModel]:
-    """Reply schema holding exactly ``n`` follow-up turns."""
-    return create_model(f"FollowUps{n}", turns=(list[Turn], Field(min_length=n, max_length=n)))
+class LongTurn(BaseModel):
+    """One follow-up exchange from a remote model: no grammar, so no small length cap."""
+
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=20000)
+
+
+def follow_up_schema(n: int, bounded: bool = True) -> type[BaseModel]:
+    """Reply schema holding exactly ``n`` follow-up turns (``bounded``: for the grammar)."""
+    turn = Turn if bounded else LongTurn
+    return create_model(f"FollowUps{n}", turns=(list[turn], Field(min_length=n, max_length=n)))
 
 
 def switched_on(setting: Switch, ctx: BuildContext, role: str = "answer") -> bool:
@@ -121,7 +129,8 @@ class DialoguesStage(LLMStage):
             return []
         ids = [s for s in selection.kept(ctx.db_uri, ctx.run_id)
                if in_share(s, self.settings.share)]
-        return judge_inputs(ctx.db_uri, ids)
+        bounded = ctx.endpoints[self.role].json_mode == "schema_object"
+        return [{**r, "bounded": bounded} for r in judge_inputs(ctx.db_uri, ids)]
 
     def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
         ids = {dialogue_id(r, ctx.fp(self.name)): r["sample_id"] for r in rows}
@@ -130,7 +139,7 @@ class DialoguesStage(LLMStage):
         return {ids[d] for d in have["dialogue_id"].to_list()}
 
     def schema_for(self, row: dict[str, Any]) -> type[BaseModel]:
-        return follow_up_schema(self.settings.follow_ups)
+        return follow_up_schema(self.settings.follow_ups, row.get("bounded", True))
 
     def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
         return render("dialogues", text=row["text"], question=row["question"],

@@ -90,7 +90,8 @@ def test_teacher_build_with_dialogues_dpo_general_mix_and_epub(llm_env: FakeLLM,
     llm_env.responder = responder
     params = BuildParams(
         input_path=str(_corpus(tmp_path)), out_dir=str(tmp_path / "out"),
-        dialogues={"follow_ups": 2}, preferences={"margin": 2.0},
+        dialogues={"enabled": "on", "follow_ups": 2},
+        preferences={"enabled": "on", "margin": 2.0},
         export={"general": {"path": str(_general(tmp_path)), "ratio": 0.25}})
     summary = build_dataset(params)
     release = Path(summary["release_dir"])

@@ -91,3 +91,11 @@ def test_a_dialogue_the_trainer_would_misread_is_dropped_with_reason(tmp_path: P
                                      {"role": "assistant", "content": FIRST[1]},
                                      {"role": "user", "content": "Why?"},
                                      {"role": "assistant", "content": ""}]}, "messages")[0]}]
+
+
+def test_new_llm_schemas_bound_their_strings_for_llama_cpp() -> None:
+    from tasks.preferences import Degraded
+    from tests.unit.test_llm_stages import _string_bounds
+    for model in (follow_up_schema(3), Degraded):
+        bounds = _string_bounds(model.model_json_schema())
+        assert bounds and all(b is not None and b <= 1000 for b in bounds), bounds
