@@ -189,8 +189,9 @@ class PairsStage(Stage):
         made = {r["sample_id"]: r for r in store.read(
             ctx.db_uri, "rejected_answers", where=store.sql_in("rejected_id", ids)).to_dicts()}
         scores = scores_for(ctx.db_uri, [r["sample_id"] for r in chosen], ctx.fp("judge"))
-        rows = [self._pair(ctx, r, made.get(r["sample_id"]), scores.get(r["sample_id"]))
-                for r in chosen]
+        judged = rejected_scores(ctx.db_uri, chosen, made, ctx.fp("judge_rejected"))
+        rows = [self._pair(ctx.run_id, r, made.get(r["sample_id"]), scores.get(r["sample_id"]),
+                           judged.get(r["sample_id"])) for r in chosen]
         store.upsert(ctx.db_uri, self.writes, rows)
         dropped: dict[str, int] = {}
         for row in rows:
@@ -199,25 +200,30 @@ class PairsStage(Stage):
         return StageStats(stage=self.name, items_in=len(rows), kept=len(rows) - sum(
             dropped.values()), dropped=dropped, extra={"margin": self.settings.margin})
 
-    def _pair(self, ctx: BuildContext, chosen: dict[str, Any], made: dict[str, Any] | None,
-              score: dict[str, Any] | None) -> dict[str, Any]:
+    def _pair(self, run_id: str, chosen: dict[str, Any], made: dict[str, Any] | None,
+              score: dict[str, Any] | None, rejected_score: float | None) -> dict[str, Any]:
         """One ``preference_pairs`` row of a kept sample."""
-        rejected_score = None
-        if made is not None and made["kept"]:
-            jid = judgement_id({**chosen, "answer": made["rejected"]}, ctx.fp("judge_rejected"))
-            got = store.read(ctx.db_uri, "rejected_judgements", columns=["overall"],
-                             where=f"judgement_id = '{jid}'")
-            rejected_score = got["overall"][0] if got.height else None
         chosen_score = score["overall"] if score else None
         reason = ("no_rejected_answer" if made is None else made["reason"]
                   or pair_verdict(chosen_score, rejected_score, self.settings.margin))
         margin = (round(chosen_score - rejected_score, 2)
                   if chosen_score is not None and rejected_score is not None else None)
-        return {"pair_id": child_id(ctx.run_id, "pair", chosen["sample_id"]),
-                "run_id": ctx.run_id, "sample_id": chosen["sample_id"],
+        return {"pair_id": child_id(run_id, "pair", chosen["sample_id"]),
+                "run_id": run_id, "sample_id": chosen["sample_id"],
                 "rejected_id": made["rejected_id"] if made else "",
                 "chosen_score": chosen_score, "rejected_score": rejected_score,
                 "margin": margin, "kept": not reason, "reason": reason}
+
+
+def rejected_scores(db_uri: str, chosen: list[dict[str, Any]], made: dict[str, dict],
+                    fp: str) -> dict[str, float]:
+    """sample_id -> judge ``overall`` of its kept rejected answer (judge_rejected fingerprint
+    ``fp``), read in one query."""
+    wanted = {judgement_id({**r, "answer": made[r["sample_id"]]["rejected"]}, fp): r["sample_id"]
+              for r in chosen if made.get(r["sample_id"], {}).get("kept")}
+    rows = store.read(db_uri, "rejected_judgements", columns=["judgement_id", "overall"],
+                      where=store.sql_in("judgement_id", list(wanted)))
+    return {wanted[r["judgement_id"]]: r["overall"] for r in rows.to_dicts()}
 
 
 def pairs_for(db_uri: str, run_id: str) -> dict[str, dict[str, Any]]:
