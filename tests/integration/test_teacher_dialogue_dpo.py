@@ -142,6 +142,12 @@ def test_teacher_build_with_dialogues_dpo_general_mix_and_epub(llm_env: FakeLLM,
     assert "## General data mixed in" in card and "## Preference pairs (DPO)" in card
     assert "## Multi-turn dialogues" in card
 
+    # A second build pays for nothing: follow-ups, rejected answers and their scores are done.
+    sent = llm_env.requests
+    again = build_dataset(params)
+    assert llm_env.requests == sent and again["llm_requests"] == 0
+    assert again["version"] == summary["version"]
+
 
 def _check_dpo_files(release: Path, pairs: list[dict]) -> None:
     info = json.loads((release / "dataset_info.json").read_text("utf-8"))
