@@ -25,6 +25,7 @@ from sftforge.jsonl import read_jsonl, write_jsonl
 from sftforge.llm.cache import run_usage
 from sftforge.llm.failures import failure_counts
 from sftforge.release.card_render import render_card
+from sftforge.release.general_mix import file_sha
 from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
@@ -153,7 +154,10 @@ def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> 
     pairs = pairs_for(ctx.db_uri, ctx.run_id) if "pairs" in ctx.fingerprints else {}
     for s in samples:
         s.update(pairs.get(s["sample_id"], {}))
-    content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
+    parts: list = [samples, export.model_dump()]
+    if export.general.enabled:  # the mixed file's bytes, not just its path, make the content
+        parts.append(file_sha(export.general.path))
+    content_hash = sha256_text(canonical_json(parts))[:8]
     releases = Path(out_dir) / "releases"
     version = choose_version(releases, content_hash)
     samples_path = Path(ctx.home) / "runs" / ctx.run_id / f"release-{version}.jsonl"

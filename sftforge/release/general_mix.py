@@ -36,6 +36,10 @@ class GeneralMixSettings(BaseModel):
     def _check(self) -> "GeneralMixSettings":
         if self.path and self.ratio <= 0:
             raise ValueError(f"general mix {self.path}: set a ratio above 0 (e.g. 0.3 for 30:70)")
+        # Checked here, when the build starts, not after hours of LLM work at export.
+        if self.path and not Path(self.path).expanduser().is_file():
+            raise ValueError(f"general mix: {self.path} is not a file; point "
+                             "SFTFORGE_EXPORT__GENERAL__PATH at a .json/.jsonl/.parquet dataset")
         return self
 
     @property

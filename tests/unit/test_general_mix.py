@@ -90,6 +90,8 @@ def test_bad_general_file_names_the_row(tmp_path: Path) -> None:
             general=GeneralMixSettings(path=str(general), ratio=0.3)))
     with pytest.raises(ValueError, match="set a ratio above 0"):
         GeneralMixSettings(path=str(general))
+    with pytest.raises(ValueError, match="general mix: .*missing.jsonl is not a file"):
+        GeneralMixSettings(path=str(tmp_path / "missing.jsonl"), ratio=0.3)
 
 
 def test_general_count_caps_at_what_the_file_has() -> None:
