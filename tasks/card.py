@@ -30,9 +30,9 @@ from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.dialogues import turns_for
-from tasks.preferences import pairs_for
 from tasks.export import ExportSettings
 from tasks.judge import scores_for
+from tasks.preferences import pairs_for
 from tasks.select_chunks import skipped_by_reason
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
