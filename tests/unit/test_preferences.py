@@ -72,3 +72,22 @@ def test_dpo_files_and_registry(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*dpo*"))
     assert not [k for k in json.loads((tmp_path / "dataset_info.json").read_text("utf-8"))
                 if "dpo" in k]
+
+
+def test_rejected_prompts_and_rows() -> None:
+    from sftforge.llm.prompting import render
+    from tasks.preferences import PreferenceSettings, RejectedStage
+    row = {"sample_id": "s1", "doc_id": "d1", "question": "Why bind parameters?",
+           "answer": "Binding keeps data out of the parser.", "text": "SECRET PASSAGE TEXT",
+           "mode": "text", "output_fingerprint": "fp", "output_model": "m"}
+    planted = RejectedStage().format_input(row)
+    blind = RejectedStage(settings=PreferenceSettings(kind="no_passage")).format_input(row)
+    assert "SECRET PASSAGE TEXT" in planted[1]["content"] and "factual errors" in planted[0]["content"]
+    assert "SECRET PASSAGE TEXT" not in blind[1]["content"] + blind[0]["content"]
+    assert "Reply with the flawed answer only" in blind[0]["content"]
+    assert render("rejected", kind="planted_error", text="t", question="q", answer="a",
+                  json=True)[0]["content"].count('"answer"') == 1
+    (out,) = RejectedStage().format_output({"text": "Binding is optional; mail a@b.co."}, row)
+    assert out["kept"] and "a@b.co" not in out["rejected"] and out["kind"] == "planted_error"
+    (same,) = RejectedStage().format_output({"text": row["answer"]}, row)
+    assert not same["kept"] and same["reason"] == "same_as_chosen"
