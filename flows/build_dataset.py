@@ -60,7 +60,7 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
         "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
         "generate": [QuestionsStage(settings=params.questions),
-                     AnswersStage(mode=params.answers.mode)],
+                     AnswersStage(**params.answers.model_dump())],
         "curate": [*curate, DedupStage(settings=params.dedup),
                    DialoguesStage(settings=params.dialogues),
                    *(preference_stages(params.preferences) if params.judge_enabled else [])],

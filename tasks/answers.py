@@ -25,6 +25,7 @@ from sftforge.grounding.quote_block import split_quote_block
 from sftforge.ids import child_id, fingerprint
 from sftforge.llm.endpoints import language_name
 from sftforge.llm.prompting import prompt_sha, render
+from sftforge.llm.gateway import LLMJob
 from sftforge.stage import BuildContext, LLMStage
 
 # Bounds are part of the JSON schema sent to the model. llama.cpp turns each into grammar
@@ -50,6 +51,9 @@ class AnswerSettings(BaseModel):
     # auto: bounded JSON on the embedded grammar-constrained model (json_mode schema_object),
     # free Markdown text on any other endpoint; json/text force one.
     mode: AnswerMode = "auto"
+    # Room for a teacher's Markdown answer (and, on reasoning models, its thinking): the
+    # endpoint's max_tokens (default 1024) is sized for bounded JSON.
+    text_max_tokens: int = Field(8192, ge=256)
 
 
 _CHUNK_COLUMNS = ["chunk_id", "text", "heading_path", "lang", "source", "page_start"]
@@ -83,9 +87,10 @@ class AnswersStage(LLMStage):
     # Left out of the dump (and so of the base fingerprint): JSON-mode fingerprints stay what
     # they were before the setting existed; text mode adds itself below.
     mode: AnswerMode = Field("auto", exclude=True)
+    text_max_tokens: int = Field(8192, exclude=True)
 
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
-        mode = answer_mode(ctx, self.mode)  # rows carry it, so jobs and outputs know without the context
+        mode = answer_mode(ctx, self.mode)  # rows carry it: jobs and outputs need no context
         return [{**r, "answer_mode": mode}
                 for r in questions_with_chunks(ctx.db_uri, ctx.doc_ids, ctx.fp("questions"))]
 
@@ -93,7 +98,14 @@ class AnswersStage(LLMStage):
         base = super().fingerprint(ctx)
         if answer_mode(ctx, self.mode) == "json":
             return base  # unchanged: JSON-mode answers already made stay valid
-        return fingerprint(self.name, base=base, mode="text", prompt=prompt_sha("answers_text"))
+        return fingerprint(self.name, base=base, mode="text", prompt=prompt_sha("answers_text"),
+                           max_tokens=self.text_max_tokens)
+
+    def job(self, row: dict[str, Any]) -> LLMJob:
+        job = super().job(row)
+        if row.get("answer_mode") == "text":
+            job.max_tokens = self.text_max_tokens
+        return job
 
     def schema_for(self, row: dict[str, Any]) -> type[BaseModel] | None:
         return Answer if row.get("answer_mode", "json") == "json" else None

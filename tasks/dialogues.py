@@ -28,12 +28,15 @@ from sftforge.cleaning import pii
 from sftforge.cleaning.injection import suspected_injection
 from sftforge.formats import row_problems
 from sftforge.ids import child_id, sha256_text
+from sftforge.llm.gateway import LLMJob
 from sftforge.llm.prompting import render
 from sftforge.stage import BuildContext, LLMStage
 from tasks.clean import clean_text
 from tasks.judge import judge_inputs
 
 Switch = Literal["auto", "on", "off"]
+# Completion room for remote models (the endpoint default, 1024, is sized for bounded JSON).
+REMOTE_MAX_TOKENS = 8192
 
 
 class DialogueSettings(BaseModel):
@@ -140,6 +143,12 @@ class DialoguesStage(LLMStage):
 
     def schema_for(self, row: dict[str, Any]) -> type[BaseModel]:
         return follow_up_schema(self.settings.follow_ups, row.get("bounded", True))
+
+    def job(self, row: dict[str, Any]) -> LLMJob:
+        job = super().job(row)
+        if not row.get("bounded", True):  # a remote model's follow-ups need room, like answers
+            job.max_tokens = REMOTE_MAX_TOKENS
+        return job
 
     def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
         return render("dialogues", text=row["text"], question=row["question"],

@@ -29,11 +29,12 @@ from sftforge import selection, store
 from sftforge.cleaning import pii
 from sftforge.cleaning.injection import suspected_injection
 from sftforge.ids import child_id, sha256_text
+from sftforge.llm.gateway import LLMJob
 from sftforge.llm.prompting import prompt_sha, render
 from sftforge.stage import BuildContext, LLMStage, Stage, StageStats
 from tasks.answers import answer_mode
 from tasks.clean import clean_text
-from tasks.dialogues import Switch, switched_on
+from tasks.dialogues import REMOTE_MAX_TOKENS, Switch, switched_on
 from tasks.judge import JudgeStage, judge_inputs, judgement_id, scores_for
 
 
@@ -99,6 +100,12 @@ class RejectedStage(LLMStage):
 
     def schema_for(self, row: dict[str, Any]) -> type[BaseModel] | None:
         return Degraded if row.get("mode") == "json" else None
+
+    def job(self, row: dict[str, Any]) -> LLMJob:
+        job = super().job(row)
+        if row.get("mode") == "text":  # a flawed twin of a long Markdown answer needs room
+            job.max_tokens = REMOTE_MAX_TOKENS
+        return job
 
     def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
         return render(self.prompt, kind=self.settings.kind, text=row["text"],

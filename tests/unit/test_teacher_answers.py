@@ -80,6 +80,12 @@ def test_answers_stage_mode_follows_the_endpoint() -> None:
     # Text mode has its own fingerprint; json mode keeps the one it had before the setting.
     fps = {m: AnswersStage(mode=m).fingerprint(ctx("json_object")) for m in ("json", "text")}
     assert fps["json"] != fps["text"] and fps["json"] == stage.fingerprint(ctx("schema_object"))
+    # Text answers get room to be long; JSON jobs keep the endpoint's max_tokens.
+    row = {"question_id": "q", "text": "t", "question": "q?", "heading_path": "", "lang": "en"}
+    assert stage.job({**row, "answer_mode": "text"}).max_tokens == 8192
+    assert stage.job({**row, "answer_mode": "json"}).max_tokens is None
+    assert AnswersStage(mode="text", text_max_tokens=4096).fingerprint(ctx("json_object")) != \
+        fps["text"]
 
 
 def test_text_answer_row_keeps_markdown_and_verifies_quotes() -> None:
