@@ -3,6 +3,7 @@
     ingest:   ingest -> chunk -> select_chunks
     generate: questions -> answers
     curate:   candidates -> clean -> grounding -> judge -> thresholds -> dedup -> review
+              -> dialogues -> rejected -> judge_rejected -> pairs (DPO)
     publish:  split -> release -> export -> card -> gate -> publish
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -28,11 +29,13 @@ from tasks.card import card_task, publish_task, release_task
 from tasks.chunk import ChunkStage
 from tasks.clean import CleanStage
 from tasks.dedup import DedupStage
+from tasks.dialogues import DialoguesStage
 from tasks.export import export_task
 from tasks.gate import gate_task
 from tasks.grounding import GroundingStage
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
+from tasks.preferences import preference_stages
 from tasks.questions import QuestionsStage
 from tasks.review import ReviewStage
 from tasks.select_chunks import ChunkSelectStage
@@ -61,8 +64,11 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
         "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(
                        params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
-        "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
-        "curate": [*curate, DedupStage(settings=params.dedup), ReviewStage()],
+        "generate": [QuestionsStage(settings=params.questions),
+                     AnswersStage(**params.answers.model_dump())],
+        "curate": [*curate, DedupStage(settings=params.dedup), ReviewStage(),
+                   DialoguesStage(settings=params.dialogues),
+                   *(preference_stages(params.preferences) if params.judge_enabled else [])],
         "publish": [SplitStage(settings=params.split)],
     }
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 from pydantic import Field
 
 from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
+from tasks.answers import AnswerSettings
 from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
+from tasks.dialogues import DialogueSettings
 from tasks.export import ExportSettings
 from tasks.gate import GateSettings
 from tasks.grounding import GroundingSettings
 from tasks.judge import JudgeSettings
+from tasks.preferences import PreferenceSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
 
@@ -32,11 +35,14 @@ class BuildParams(SftforgeSources):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    answers: AnswerSettings = Field(default_factory=AnswerSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     grounding: GroundingSettings = Field(default_factory=GroundingSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    dialogues: DialogueSettings = Field(default_factory=DialogueSettings)
+    preferences: PreferenceSettings = Field(default_factory=PreferenceSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     gate: GateSettings = Field(default_factory=GateSettings)

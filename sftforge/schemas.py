@@ -85,6 +85,27 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     "splits": ("sample_id", pa.schema([
         ("sample_id", S), ("cluster_id", S), ("split", S), ("group_key", S),
     ])),
+    # dialogues: follow-up turns of a kept sample (cleaned, PII-scrubbed), kept or why not.
+    "dialogues": ("dialogue_id", pa.schema([
+        ("dialogue_id", S), ("sample_id", S), ("doc_id", S), ("turns", S), ("n_turns", I),
+        ("kept", B), ("reason", S), ("pii", S), ("model", S), ("fingerprint", S),
+    ])),
+    # preferences: a deliberately degraded answer per kept sample (cleaned, PII-scrubbed).
+    "rejected_answers": ("rejected_id", pa.schema([
+        ("rejected_id", S), ("sample_id", S), ("doc_id", S), ("question", S), ("rejected", S),
+        ("kind", S), ("kept", B), ("reason", S), ("pii", S), ("model", S), ("fingerprint", S),
+    ])),
+    # preferences: the judge's scores of each rejected answer (the judgements columns).
+    "rejected_judgements": ("judgement_id", pa.schema([
+        ("judgement_id", S), ("rejected_id", S), ("sample_id", S), ("clarity", I),
+        ("faithfulness", I), ("relevance", I), ("completeness", I), ("overall", F),
+        ("reason", S), ("injection_suspected", B), ("model", S), ("fingerprint", S),
+    ])),
+    # preferences: per build, whether each kept sample makes a DPO pair, and why not.
+    "preference_pairs": ("pair_id", pa.schema([
+        ("pair_id", S), ("run_id", S), ("sample_id", S), ("rejected_id", S),
+        ("chosen_score", F), ("rejected_score", F), ("margin", F), ("kept", B), ("reason", S),
+    ])),
     # review: the audit sample drawn from one release (stratified, reproducible by seed).
     "audit_samples": ("audit_id", pa.schema([
         ("audit_id", S), ("release_version", S), ("sample_id", S), ("position", I),

@@ -233,8 +233,9 @@ class LLMStage(Stage):
         """Ids (``key``) of ``rows`` that already have output under the current fingerprint."""
         raise NotImplementedError
 
-    def schema_for(self, row: dict[str, Any]) -> type[BaseModel]:
-        """The output schema for one row (default: ``schema``)."""
+    def schema_for(self, row: dict[str, Any]) -> type[BaseModel] | None:
+        """The output schema for one row (default: ``schema``; None = free text, the value is
+        ``{"text": reply}``)."""
         return self.schema
 
     def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:

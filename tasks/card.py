@@ -27,12 +27,15 @@ from sftforge.llm.cache import run_usage
 from sftforge.llm.failures import failure_counts
 from sftforge.release.card_render import render_card
 from sftforge.release.gate import GateReport
+from sftforge.release.general_mix import file_sha
 from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
+from tasks.dialogues import turns_for
 from tasks.export import ExportSettings
 from tasks.grounding import scores_of as grounding_scores
 from tasks.judge import JudgeSettings, judge_inputs, scores_for, self_check
+from tasks.preferences import pairs_for
 from tasks.review import DROP_REASON as REVIEW_DROP
 from tasks.review import apply_reviews, review_feedback, review_verdicts
 from tasks.select_chunks import skipped_by_reason
@@ -165,6 +168,8 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
         "params": report.params,
+        **{k: export_stats[k] for k in ("general_mix", "dialogues", "preferences")
+           if export_stats.get(k)},
     }
 
 
@@ -176,7 +181,19 @@ def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> 
     # Reviewers' edits replace the text (marked human_edited); their rejects were dropped by
     # the review stage already.
     samples, _ = apply_reviews(samples, review_verdicts(ctx.db_uri))
-    content_hash = sha256_text(canonical_json([samples, export.model_dump()]))[:8]
+    # Multi-turn follow-ups (tasks/dialogues.py) of the samples that have kept ones.
+    turns = turns_for(ctx.db_uri, samples, ctx.fingerprints.get("dialogues"))
+    for s in samples:
+        if s["sample_id"] in turns:
+            s["turns"] = turns[s["sample_id"]]
+    # DPO pairs this build kept (tasks/preferences.py): rejected answer + judge margin.
+    pairs = pairs_for(ctx.db_uri, ctx.run_id) if "pairs" in ctx.fingerprints else {}
+    for s in samples:
+        s.update(pairs.get(s["sample_id"], {}))
+    parts: list = [samples, export.model_dump()]
+    if export.general.enabled:  # the mixed file's bytes, not just its path, make the content
+        parts.append(file_sha(export.general.path))
+    content_hash = sha256_text(canonical_json(parts))[:8]
     releases = Path(out_dir) / "releases"
     version = choose_version(releases, content_hash)
     samples_path = Path(ctx.home) / "runs" / ctx.run_id / f"release-{version}.jsonl"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
@@ -24,7 +25,10 @@ import pydantic
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from sftforge.formats import row_problems
 from sftforge.jsonl import read_jsonl, write_json, write_jsonl
+from sftforge.release.general_mix import GeneralMix, GeneralMixSettings, rows_for
+from tasks.export_dpo import DPO_FILE, write_dpo_files
 
 Format = Literal["alpaca", "sharegpt", "openai"]
 SPLIT_NAMES = ("train", "val", "test")
@@ -51,6 +55,8 @@ class ExportSettings(pydantic.BaseModel):
     jsonl: bool = True
     # Also (or instead) write a ``.json`` array file, for tools that do not read JSON Lines.
     json_array: bool = False
+    # General-purpose rows mixed into the train split (sftforge.release.general_mix).
+    general: GeneralMixSettings = pydantic.Field(default_factory=GeneralMixSettings)
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> "ExportSettings":
@@ -191,6 +197,8 @@ def usable_samples(samples: list[dict[str, Any]]) -> tuple[list[dict], list[dict
             reason = "empty answer"
         elif s.get("split") is not None and s["split"] not in SPLIT_NAMES:
             reason = f"unknown split {s['split']!r}"
+        elif s.get("turns") and (bad := row_problems(to_openai(s, True, None), "messages")):
+            reason = f"invalid dialogue: {bad[0]}"  # the trainer would drop or misread it
         if reason:
             dropped.append({"sample_id": sid, "reason": reason})
         else:
@@ -224,16 +232,29 @@ def _fill_history(rows: list[dict[str, Any]]) -> None:
             r.setdefault("history", [])
 
 
+def _fill_system(rows: list[dict[str, Any]]) -> None:
+    # General rows may bring their own system prompt; a declared column needs a value in every
+    # row, and "" makes LLaMA-Factory use the template's default system prompt.
+    if any("system" in r for r in rows):
+        for r in rows:
+            r.setdefault("system", "")
+
+
 def write_trainer_files(
-    out_dir: Path, samples: list[dict[str, Any]], settings: ExportSettings
+    out_dir: Path, samples: list[dict[str, Any]], settings: ExportSettings,
+    mix: GeneralMix | None = None,
 ) -> tuple[dict[str, int], dict[str, tuple[str, str]], dict[str, set[str]]]:
-    """Write every format x variant x split; returns rows per file, registry and columns."""
+    """Write every format x variant x split (general rows appended where ``mix`` says);
+    returns rows per file, registry and columns."""
     counts, files, present = {}, {}, {}
     exts = [e for e, on in ((".jsonl", settings.jsonl), (".json", settings.json_array)) if on]
     for split, group in by_split(samples).items():
         for fmt in settings.formats:
             for suffix, cot in variants(settings):
                 rows = [CONVERTERS[fmt](s, cot, settings.system_prompt) for s in group]
+                if mix is not None:
+                    rows += rows_for(mix.for_split(split, len(group)), fmt, cot)
+                    _fill_system(rows)
                 _fill_history(rows)
                 stem = fmt + (f"_{split}" if split else "") + suffix
                 for ext in exts:
@@ -245,7 +266,8 @@ def write_trainer_files(
                         counts[path.name] = len(rows)
                     name = DATASET_PREFIX + stem + ("_json" if ext == ".json" else "")
                     files[name] = (path.name, fmt)
-                    present[name] = {c for c in ("system", "history") if rows and c in rows[0]}
+                    present[name] = {c for c in ("system", "history")
+                                     if any(c in r for r in rows)}
     return counts, files, present
 
 
@@ -268,16 +290,21 @@ def merge_registry(out_dir: Path, ours: dict[str, Any]) -> dict[str, Any]:
     old = json.loads(path.read_text("utf-8")) if path.exists() else {}
     kept = {
         name: entry for name, entry in old.items()
-        if not TRAINER_FILE.match(str(entry.get("file_name", "")))
+        if not _ours(str(entry.get("file_name", "")))
         and (out_dir / str(entry.get("file_name", ""))).exists()
     }
     return {**kept, **ours}
 
 
+def _ours(name: str) -> bool:
+    """A file name this module (or its DPO part) writes."""
+    return bool(TRAINER_FILE.match(name) or DPO_FILE.match(name))
+
+
 def remove_stale(out_dir: Path, written: Iterable[str]) -> list[str]:
     """Delete trainer files of this module that the current export did not write."""
     keep = set(written)
-    stale = [p for p in out_dir.iterdir() if TRAINER_FILE.match(p.name) and p.name not in keep]
+    stale = [p for p in out_dir.iterdir() if _ours(p.name) and p.name not in keep]
     for p in stale:
         p.unlink()
     return sorted(p.name for p in stale)
@@ -292,12 +319,21 @@ def write_release(out_dir: Path, samples: list[dict[str, Any]], settings: Export
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kept, dropped = usable_samples(samples)
-    counts, files, present = write_trainer_files(out_dir, kept, settings)
+    mix = GeneralMix(settings.general) if settings.general.enabled else None
+    counts, files, present = write_trainer_files(out_dir, kept, settings, mix)
+    dpo_counts, dpo_entries, pairs = write_dpo_files(out_dir, kept, settings.system_prompt)
+    counts.update(dpo_counts)
     removed = remove_stale(out_dir, counts)
-    write_json(out_dir / INFO_FILE, merge_registry(out_dir, dataset_info(files, present)))
+    registry = {**dataset_info(files, present), **dpo_entries}
+    write_json(out_dir / INFO_FILE, merge_registry(out_dir, registry))
     columns = samples_columns(kept)
     n = write_jsonl(out_dir / SAMPLES_FILE, (sample_record(s, columns) for s in kept))
-    return {"files": counts, "samples": n, "dropped": dropped, "removed": removed}
+    stats = {"files": counts, "samples": n, "dropped": dropped, "removed": removed}
+    if pairs:
+        stats["preferences"] = pairs
+    if multi := [len(conversation(s, False)) for s in kept if s.get("turns")]:
+        stats["dialogues"] = {"samples": len(multi), "by_turns": dict(Counter(map(str, multi)))}
+    return {**stats, "general_mix": mix.report()} if mix is not None else stats
 
 
 def run_export(out_dir: str, samples_path: str, settings: ExportSettings) -> dict:

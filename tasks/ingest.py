@@ -27,6 +27,7 @@ from pydantic import Field
 
 from sftforge import ids, store
 from sftforge.cleaning import injection, pii
+from sftforge.parsing.epub import EpubError, read_epub
 from sftforge.parsing.pdf import pdf_blocks, read_pdf
 from sftforge.stage import BuildContext, Stage, StageStats
 from sftforge.text import (
@@ -56,8 +57,8 @@ class QuarantineError(Exception):
 
 
 def supported(path: Path) -> bool:
-    """True for files ingest reads: PDF, Markdown, plain text."""
-    return path.suffix.lower() in TEXT_SUFFIXES | {".pdf"}
+    """True for files ingest reads: PDF, EPUB, Markdown, plain text."""
+    return path.suffix.lower() in TEXT_SUFFIXES | {".pdf", ".epub"}
 
 
 def parse_document(path: Path) -> ParsedDocument:
@@ -70,8 +71,23 @@ def parse_document(path: Path) -> ParsedDocument:
         return _parse_pdf(path)
     if suffix in TEXT_SUFFIXES:
         return _parse_text(path)
-    raise QuarantineError(
-        f"{path.name}: unsupported file type '{suffix}'; convert it to PDF, Markdown or .txt.")
+    if suffix == ".epub":
+        return _parse_epub(path)
+    raise QuarantineError(f"{path.name}: unsupported file type '{suffix}'; convert it to PDF, "
+                          "EPUB, Markdown or .txt.")
+
+
+def _parse_epub(path: Path) -> ParsedDocument:
+    """A book: chapters as headings, ``page`` = chapter number (``sftforge.parsing.epub``)."""
+    try:
+        book = read_epub(path)
+    except EpubError as exc:
+        raise QuarantineError(str(exc)) from exc
+    if not book.blocks:
+        raise QuarantineError(f"{path.name}: no text could be extracted; check the file.")
+    return ParsedDocument(title=_title(book.title, book.blocks, path), lang=_lang(book.blocks),
+                          n_pages=book.chapters, toc=book.toc, blocks=book.blocks,
+                          hidden=book.hidden)
 
 
 # ---------------------------------------------------------------- PDF

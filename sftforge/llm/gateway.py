@@ -45,11 +45,16 @@ _REASK = ("Your previous reply could not be used ({error}). Reply again with onl
 
 @dataclass
 class LLMJob:
-    """One chat call for one item; the JSON answer must validate against ``schema``."""
+    """One chat call for one item; the JSON answer must validate against ``schema``.
+
+    ``schema=None`` asks for free text (Markdown answers of a teacher model): no JSON
+    instruction, no ``response_format``; the reply text, reasoning split off, becomes the value
+    ``{"text": reply}``.
+    """
 
     item_id: str
     messages: list[dict[str, str]]
-    schema: type[pydantic.BaseModel]
+    schema: type[pydantic.BaseModel] | None
     max_tokens: int | None = None
     temperature: float | None = None
 
@@ -87,9 +92,13 @@ def schema_instruction(schema: type[pydantic.BaseModel]) -> str:
     )
 
 
-def _with_instruction(messages: list[dict[str, str]], schema: type[pydantic.BaseModel]) -> list:
-    """Copy of ``messages`` with the schema instruction appended to the (first) system message."""
+def _with_instruction(messages: list[dict[str, str]],
+                      schema: type[pydantic.BaseModel] | None) -> list:
+    """Copy of ``messages`` with the schema instruction appended to the (first) system message
+    (unchanged for a free-text job)."""
     out = [dict(m) for m in messages]
+    if schema is None:
+        return out
     note = schema_instruction(schema)
     for msg in out:
         if msg.get("role") == "system":
@@ -238,7 +247,7 @@ class LLMGateway:
             "temperature": ep.temperature if job.temperature is None else job.temperature,
             "max_tokens": job.max_tokens or ep.max_tokens,
         }
-        if fmt := _response_format(ep.json_mode, job.schema):
+        if job.schema is not None and (fmt := _response_format(ep.json_mode, job.schema)):
             body["response_format"] = fmt
         return body
 
@@ -282,7 +291,8 @@ class LLMGateway:
         return LLMResult(job.item_id, out.value, out.reasoning, raw, out.error, attempts, False,
                          out.tokens[0], out.tokens[1])
 
-    def _judge(self, reply: _Try, schema: type[pydantic.BaseModel], max_tokens: int) -> _Outcome:
+    def _judge(self, reply: _Try, schema: type[pydantic.BaseModel] | None,
+               max_tokens: int) -> _Outcome:
         """Turn one HTTP reply into a value or a failure reason (``reask`` = worth asking again)."""
         out = _Outcome(tokens=list(reply.tokens))
         choices = getattr(reply.response, "choices", None)
@@ -304,6 +314,8 @@ class LLMGateway:
             out.error = think_error
         elif not answer:
             out.error = f"empty content: finish_reason={choice.finish_reason}"
+        elif schema is None:  # free text: the answer as written, nothing to repair
+            out.value = {"text": answer}
         else:
             out.value, out.error = parse_json(answer, schema)
             out.reask = out.error is not None

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
+from sftforge.release.card_extras import extra_sections  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
 
@@ -107,6 +108,7 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         f"{summary['llm_requests']} requests sent by this build, {summary['cache_hits']} cache "
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
         "completion tokens.",
+        *extra_sections(summary),
         "## Files", _table(summary["files"], ("file", "rows")),
         *(["## Release gate", f"Scanned before publishing: {summary['gate']['summary']}."]
           if "gate" in summary else []),

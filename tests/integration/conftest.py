@@ -28,6 +28,14 @@ def llm_env(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM, sftforge_home: P
     monkeypatch.setenv("SFTFORGE_LLM_API_KEY", SECRET)
     monkeypatch.setenv("SFTFORGE_LLM_TIMEOUT_S", "1.5")
     monkeypatch.setenv("SFTFORGE_LLM_MAX_RETRIES", "2")
+    # The scripted replies (and the tests written against them) are JSON built from the request's
+    # schema; a remote endpoint would get free-text answers (tasks/answers.py), tested on its own.
+    monkeypatch.setenv("SFTFORGE_ANSWERS__MODE", "json")
+    # Follow-ups and DPO pairs switch on by themselves for a remote endpoint; the tests that
+    # count requests predate them, and tests/integration/test_teacher_dialogue_dpo.py turns
+    # them on.
+    monkeypatch.setenv("SFTFORGE_DIALOGUES__ENABLED", "off")
+    monkeypatch.setenv("SFTFORGE_PREFERENCES__ENABLED", "off")
     return fake_llm
 
 
