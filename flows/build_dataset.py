@@ -1,8 +1,8 @@
 """The main flow: a folder of documents -> a versioned, trainer-ready release.
 
     ingest:   ingest -> chunk -> select_chunks
-    generate: questions -> answers
-    curate:   candidates -> clean -> judge -> thresholds -> dedup
+    generate: domain_tree -> ga_pairs -> questions -> tag_nodes -> answers
+    curate:   candidates -> clean -> judge -> thresholds -> dedup -> balance
     publish:  split -> release -> export -> card
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -34,6 +34,10 @@ from tasks.judge import JudgeStage, ThresholdsStage
 from tasks.questions import QuestionsStage
 from tasks.select_chunks import ChunkSelectStage
 from tasks.split import SplitStage
+from tasks.balance import BalanceStage
+from tasks.domain_tree import DomainTreeStage
+from tasks.ga_pairs import GAPairsStage
+from tasks.tag_nodes import TagNodesStage
 
 __all__ = ["BuildParams", "build_dataset"]
 
@@ -56,8 +60,12 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
     return {
         "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
-        "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
-        "curate": [*curate, DedupStage(settings=params.dedup)],
+        "generate": [DomainTreeStage(settings=params.domain_tree),
+                     GAPairsStage(settings=params.ga),
+                     QuestionsStage(settings=params.questions, plan=params.plan),
+                     TagNodesStage(settings=params.tags), AnswersStage()],
+        "curate": [*curate, DedupStage(settings=params.dedup),
+                   *([BalanceStage(settings=params.balance)] if params.balance.enabled else [])],
         "publish": [SplitStage(settings=params.split)],
     }
 

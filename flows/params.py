@@ -17,6 +17,11 @@ from tasks.export import ExportSettings
 from tasks.judge import JudgeSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
+from sftforge.question_plan import PlanSettings
+from tasks.balance import BalanceSettings
+from tasks.domain_tree import DomainTreeSettings
+from tasks.ga_pairs import GASettings
+from tasks.tag_nodes import TagSettings
 
 
 class BuildParams(SftforgeSources):
@@ -33,6 +38,11 @@ class BuildParams(SftforgeSources):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    plan: PlanSettings = Field(default_factory=PlanSettings)
+    ga: GASettings = Field(default_factory=GASettings)
+    domain_tree: DomainTreeSettings = Field(default_factory=DomainTreeSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
 
 def resolve(params: BuildParams) -> BuildParams:

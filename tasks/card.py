@@ -31,6 +31,9 @@ from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings
 from tasks.judge import scores_for
 from tasks.select_chunks import skipped_by_reason
+from sftforge.release.coverage import coverage, coverage_markdown
+from tasks.domain_tree import read_nodes
+from tasks.tag_nodes import current_tags
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
@@ -47,6 +50,7 @@ def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) ->
     clean = _by_id(db_uri, "clean_samples", sample_ids)
     splits = _by_id(db_uri, "splits", sample_ids)
     scores = scores_for(db_uri, sample_ids, judge_fp) if judge_fp else {}
+    nodes = current_tags(db_uri, [s["question_id"] for s in base.values()])
     rows = []
     for sid in sorted(sample_ids):
         s, c = base[sid], clean.get(sid, {})
@@ -57,6 +61,8 @@ def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) ->
             "cluster_id": splits.get(sid, {}).get("cluster_id"),
             "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
             "citations": json.loads(c.get("citations") or "[]"),  # PII-scrubbed by clean
+            "domain_node": nodes.get(s["question_id"], ""),
+            "genre": s.get("genre") or "", "audience": s.get("audience") or "",
         }
         if sid in scores:
             row["scores"] = {k: scores[sid][k] for k in SCORE_KEYS}
@@ -132,6 +138,9 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
         "params": report.params,
+        **({"coverage": coverage(read_nodes(ctx.db_uri), [s.get("domain_node") or ""
+                                                          for s in samples])}
+           if "domain_tree" in ctx.fingerprints else {}),
     }
 
 
@@ -160,6 +169,8 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     summary["table_versions"] = tag_tables(ctx.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)
+    if "coverage" in summary:
+        (target / "coverage.md").write_text(coverage_markdown(summary["coverage"]), "utf-8")
     write_calibration(target, ctx.db_uri, report)
     (target.parent / "LATEST").write_text(version + "\n", "utf-8")
     return {**summary, "release_dir": str(target)}

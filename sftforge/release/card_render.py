@@ -37,7 +37,19 @@ def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
                        ("score_histogram", "Judge overall score")):
         if dist.get(key):
             plots[key] = _bar(target / f"{key}.png", title, dist[key])
+    if summary.get("coverage", {}).get("nodes"):
+        plots["domain_nodes"] = _bar(target / "domain_nodes.png", "Samples per domain node", {
+            n["path"][-60:]: n["samples"] for n in summary["coverage"]["nodes"][:30]},
+            horizontal=True)
     return plots
+
+
+def coverage_section(cov: dict[str, Any]) -> str:
+    """Markdown section of the card: empty and thin domain nodes (full tree in coverage.md)."""
+    empty = ", ".join(cov["empty"]) or "none"
+    thin = ", ".join(cov["thin"]) or "none"
+    return (f"## Domain coverage\n\n{len(cov['nodes'])} active domain nodes (samples per node in "
+            f"`coverage.md`). Empty: {empty}. Thin (under {cov['thin_below']} samples): {thin}.")
 
 
 def _table(rows: dict[str, Any], head: tuple[str, str]) -> str:
@@ -77,6 +89,7 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         "## Quarantined files", _table(quarantined, ("file", "reason")) if quarantined else "None.",
         *([skipped_chunks_section(summary["skipped_chunks"]).rstrip()]
           if "skipped_chunks" in summary else []),
+        *([coverage_section(summary["coverage"])] if "coverage" in summary else []),
         "## LLM usage",
         f"{summary['llm_requests']} requests sent by this build, {summary['cache_hits']} cache "
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
