@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
@@ -30,6 +31,7 @@ def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool 
 
 def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
     """Write the card's PNG plots; returns plot name -> file name."""
+    use_cjk_fallback()  # domain nodes and sources may be Chinese
     dist, counts = summary["distributions"], summary["counts"]
     plots = {"funnel": _bar(target / "funnel.png", "Items per stage",
                             {k: counts[k] for k in FUNNEL if k in counts}, horizontal=True)}
