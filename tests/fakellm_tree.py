@@ -1,9 +1,8 @@
 """The scripted server's domain-tree replies: a tree made from the headings it was given.
 
-Like a careful model, it keeps the tree it is shown: a level-1 heading whose label is already a
-top node links there, a level-2 heading whose label is already a child of it links to that
-child; only unseen labels become new nodes. Each document is linked to the nodes of its
-level-2 headings (its top node when it has none). A pure function of the prompt.
+Like a careful model, it keeps the tree it is shown: a heading whose label is already a node under the
+same parent (the latest heading one level up) links there; only unseen labels become new nodes,
+three levels at most. Each document is linked to its deepest headings' nodes. A pure function of the prompt.
 """
 
 from __future__ import annotations
@@ -52,11 +51,15 @@ def tree_reply(prompt: str) -> dict[str, Any]:
         return known[key]
 
     for ref, headings in _documents(prompt):
-        top, mine = "", []
+        parents: dict[int, str] = {}  # level -> the latest node of that level
+        made: list[tuple[int, str]] = []
         for level, label in headings:
-            if level == 1:
-                top = node("", label)
-            else:
-                mine.append(node(top, label))
-        links.append({"doc": ref, "nodes": mine or ([top] if top else [])})
+            level = min(level, 3)
+            nid = node(parents.get(level - 1, ""), label)
+            parents[level] = nid
+            made.append((level, nid))
+        # the most specific nodes: those no later heading of this document hangs under
+        deepest = [n for i, (lv, n) in enumerate(made)
+                   if not (i + 1 < len(made) and made[i + 1][0] > lv)]
+        links.append({"doc": ref, "nodes": deepest[:8]})
     return {"new_nodes": new_nodes, "documents": links}
