@@ -14,7 +14,7 @@ and no request is made.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -50,7 +50,7 @@ class DocNodes(BaseModel):
     """The nodes (ids or refs) one document supports."""
 
     doc: str = Field(max_length=10)
-    nodes: list[str] = Field(max_length=8)
+    nodes: list[Annotated[str, Field(max_length=40)]] = Field(max_length=8)
 
 
 class TreeReply(BaseModel):
