@@ -53,7 +53,10 @@ class PlanSettings(BaseModel):
                 for q in QTYPES for d in DIFFICULTIES}
 
 
-def largest_remainder(shares: dict[tuple[str, str], float], total: int) -> dict[tuple[str, str], int]:
+Cell = tuple[str, str]  # (qtype, difficulty)
+
+
+def largest_remainder(shares: dict[Cell, float], total: int) -> dict[Cell, int]:
     """Integer quotas summing to ``total``, each the floor or ceiling of ``share * total``."""
     exact = {k: v * total for k, v in shares.items()}
     quotas = {k: int(v) for k, v in exact.items()}
@@ -102,7 +105,7 @@ def cycle(settings: PlanSettings) -> tuple[tuple[str, str], ...]:
     return _cycle(settings.model_dump_json())
 
 
-def plan_document(stream: str, counts: list[int], settings: PlanSettings) -> list[list[tuple[str, str]]]:
+def plan_document(stream: str, counts: list[int], settings: PlanSettings) -> list[list[Cell]]:
     """(qtype, difficulty) of every slot of each chunk of one document.
 
     ``stream`` names the document (doc id, plus the GA pair id for a pair's questions);

@@ -40,10 +40,22 @@ def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
         if dist.get(key):
             plots[key] = _bar(target / f"{key}.png", title, dist[key])
     if summary.get("coverage", {}).get("nodes"):
-        plots["domain_nodes"] = _bar(target / "domain_nodes.png", "Samples per domain node", {
-            n["path"][-60:]: n["samples"] for n in summary["coverage"]["nodes"][:30]},
-            horizontal=True)
+        plots["domain_nodes"] = _node_bars(target / "domain_nodes.png", summary["coverage"])
     return plots
+
+
+def _node_bars(path: Path, cov: dict[str, Any], most: int = 40) -> str:
+    """Samples per leaf domain node, one bar each (labelled by the leaf), tree order."""
+    tips = [n for n in cov["nodes"] if n.get("leaf")][:most]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * len(tips)))
+    ax.barh([n["path"].split(" / ")[-1][:40] for n in tips], [n["samples"] for n in tips],
+            color="#3b6ea5")
+    ax.invert_yaxis()
+    ax.set_title("Samples per domain node (leaves)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
 
 
 def coverage_section(cov: dict[str, Any]) -> str:

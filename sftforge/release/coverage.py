@@ -18,7 +18,7 @@ THIN_FRACTION = 0.5
 
 def coverage(nodes: dict[str, dict[str, Any]], sample_nodes: list[str],
              thin_fraction: float = THIN_FRACTION) -> dict[str, Any]:
-    """{nodes: [{node_id, path, level, samples}], empty: [path], thin: [path], untagged}."""
+    """{nodes: [{node_id, path, level, leaf, samples}], empty: [path], thin: [path], untagged}."""
     direct = Counter(sample_nodes)
     rolled: Counter[str] = Counter()
     for nid, n in direct.items():
@@ -28,11 +28,13 @@ def coverage(nodes: dict[str, dict[str, Any]], sample_nodes: list[str],
     active = sorted((v for v in nodes.values() if v["status"] == "active"),
                     key=lambda v: path_of(v["node_id"], nodes))
     tips = leaves(nodes)
+    tip_ids = {t["node_id"] for t in tips}
     mean = sum(rolled[t["node_id"]] for t in tips) / len(tips) if tips else 0.0
     thin_below = thin_fraction * mean
     return {
         "nodes": [{"node_id": v["node_id"], "path": path_of(v["node_id"], nodes),
-                   "level": v["level"], "samples": rolled[v["node_id"]]} for v in active],
+                   "level": v["level"], "leaf": v["node_id"] in tip_ids,
+                   "samples": rolled[v["node_id"]]} for v in active],
         "empty": sorted(path_of(t["node_id"], nodes) for t in tips if not rolled[t["node_id"]]),
         "thin": sorted(path_of(t["node_id"], nodes) for t in tips
                        if 0 < rolled[t["node_id"]] < thin_below),
