@@ -54,7 +54,8 @@ def test_evidence_judge_keeps_faithful_and_drops_the_rest(llm_env, tmp_path: Pat
     llm_env.add_fault("invented", times=-1, match=("\nQuestion:", "加盐"))
     llm_env.add_fault("off_topic", times=-1, match=("\nQuestion:", "Printer"))
     summary = build_dataset(BuildParams(input_path=str(_corpus(tmp_path)),
-                                        out_dir=str(tmp_path / "out")))
+                                        out_dir=str(tmp_path / "out"),
+                                        ga={"pairs_per_doc": 0}))  # one question per document
     uri = Settings().db_uri
     samples = store.read(uri, "samples").to_dicts()
     by_source = {s["source"]: s for s in samples}
