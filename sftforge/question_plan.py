@@ -8,13 +8,19 @@ offset hashed from its id (and the GA pair, for pair variants), chunk after chun
 order; so the plan is deterministic, the count per chunk stays exact, and adding or removing a
 document never changes another document's plan (stable under incremental rebuilds).
 
-Tolerance: in a document with ``m`` slots, each type and each difficulty count is within
-``WINDOW_TOLERANCE`` of ``m * share`` (checked for every offset and length of the default cycle
-in tests/unit/test_question_plan.py); over a corpus the per-document errors have random signs.
+Code questions go only to chunks that show code, a command or configuration (:func:`has_code`);
+code cells a chunk cannot take are owed to the next chunk with code, else left unused.
+
+Tolerance: in a document with ``m`` slots whose chunks all show code, each type and each
+difficulty count is within ``WINDOW_TOLERANCE`` (2) of ``m * share`` (checked for every offset
+and length of the cycle in tests/unit/test_question_plan.py); in any document, each other type
+is within 3 of its share of the non-code slots. Over a corpus the per-document errors have
+random signs (worst case: the per-document bound times the number of documents).
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pydantic import BaseModel, Field, field_validator
@@ -105,16 +111,44 @@ def cycle(settings: PlanSettings) -> tuple[tuple[str, str], ...]:
     return _cycle(settings.model_dump_json())
 
 
-def plan_document(stream: str, counts: list[int], settings: PlanSettings) -> list[list[Cell]]:
+def plan_document(stream: str, counts: list[int], settings: PlanSettings,
+                  has_code: list[bool] | None = None) -> list[list[Cell]]:
     """(qtype, difficulty) of every slot of each chunk of one document.
 
     ``stream`` names the document (doc id, plus the GA pair id for a pair's questions);
-    ``counts`` are the exact question counts of its chunks in document order.
+    ``counts`` are the exact question counts of its chunks in document order. A chunk without
+    code or configuration (``has_code`` False) never gets a ``code`` slot: the cell is owed to
+    the next chunk with code (at most half of its slots), and goes unused if none follows, so a
+    document without code gets no code questions and the other types share its slots.
     """
     seq = cycle(settings)
     pos = int(sha256_text(f"plan|{stream}")[:8], 16) % len(seq)
+    owed: list[Cell] = []
     out = []
-    for n in counts:
-        out.append([seq[(pos + i) % len(seq)] for i in range(n)])
-        pos += n
+    for n, code_ok in zip(counts, has_code or [True] * len(counts)):
+        slots: list[Cell] = []
+        if code_ok:
+            paid = min(len(owed), n // 2)
+            slots, owed = owed[:paid], owed[paid:]
+        while len(slots) < n:
+            cell, pos = seq[pos % len(seq)], pos + 1
+            if cell[0] == "code" and not code_ok:
+                owed.append(cell)
+            else:
+                slots.append(cell)
+        out.append(slots)
     return out
+
+
+_CODE = re.compile(
+    # fences, inline code, indented code, shell prompts, tags, calls, key=value lines,
+    # snake_case identifiers, SQL statements
+    r"```|`[^`\n]+`|^(?: {4}|\t)\S|^\s*\$ \w|</?[a-zA-Z][\w-]*[^>]*>|\w\([^()\n]*\)"
+    r"|^\s*[\w.-]+\s*[:=]\s*\S+\s*$|\b[a-z]+(?:_[a-z0-9]+)+\b"
+    r"|\b(?:SELECT|INSERT|UPDATE|DELETE)\b.+\b(?:FROM|INTO|SET|WHERE)\b",
+    re.M)
+
+
+def has_code(text: str) -> bool:
+    """Whether a chunk shows code, a command or configuration (what a code question needs)."""
+    return bool(_CODE.search(text))

@@ -17,7 +17,7 @@ from sftforge import store
 from sftforge.ids import child_id, sha256_text
 from sftforge.llm.endpoints import language_name
 from sftforge.llm.prompting import render
-from sftforge.question_plan import PlanSettings, plan_document
+from sftforge.question_plan import PlanSettings, has_code, plan_document
 from sftforge.settings import QuestionSettings
 from sftforge.stage import BuildContext, LLMStage
 from tasks.ga_pairs import pairs_of
@@ -63,9 +63,10 @@ def planned_items(chunks: list[dict[str, Any]], pairs: dict[str, list[dict[str, 
     items = []
     for doc_id, doc_chunks in by_doc.items():
         counts = [count(c) for c in doc_chunks]
+        code = [has_code(c["text"]) for c in doc_chunks]  # code questions only where code is
         for pair in [None, *pairs.get(doc_id, [])]:
             stream = doc_id if pair is None else f"{doc_id}|{pair['pair_id']}"
-            for chunk, slots in zip(doc_chunks, plan_document(stream, counts, plan)):
+            for chunk, slots in zip(doc_chunks, plan_document(stream, counts, plan, code)):
                 items.append({
                     **chunk, "slots": slots, "ga_pair_id": pair["pair_id"] if pair else "",
                     "genre": pair["genre"] if pair else "",

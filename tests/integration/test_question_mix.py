@@ -13,7 +13,7 @@ import pytest
 
 from flows.build_dataset import BuildParams, build_dataset
 from sftforge import selection, store
-from sftforge.question_plan import WINDOW_TOLERANCE, PlanSettings, plan_document
+from sftforge.question_plan import PlanSettings, has_code, plan_document
 from sftforge.settings import QuestionSettings, Settings
 from tasks.balance import kept_by_cell
 from tasks.domain_tree import read_nodes
@@ -46,21 +46,27 @@ def _plan_checks(db: str, plan: PlanSettings) -> None:
         stream = chunk["doc_id"] + (f"|{rows[0]['ga_pair_id']}" if rows[0]["ga_pair_id"] else "")
         streams[stream].append(rows)
     shares = plan.shares()
+    code_share = sum(v for (q, _), v in shares.items() if q == "code")
+    # the mix of the other types among non-code slots (code goes only where code is)
     q_share = Counter()
     for (q, _), v in shares.items():
-        q_share[q] += v
+        if q != "code":
+            q_share[q] += v / (1 - code_share)
     total = Counter()
     for stream, rows in streams.items():
         rows.sort(key=lambda r: chunks[r[0]["chunk_id"]]["idx"])
-        planned = plan_document(stream, [len(r) for r in rows], plan)
+        code = [has_code(chunks[r[0]["chunk_id"]]["text"]) for r in rows]
+        planned = plan_document(stream, [len(r) for r in rows], plan, code)
         stored = [[(q["qtype"], q["difficulty"]) for q in r] for r in rows]
         assert stored == planned  # the model's own choice never replaces the plan
-        got = Counter(q for slots in stored for q, _ in slots)
+        assert all(q != "code" for r, ok in zip(stored, code) if not ok for q, _ in r)
+        got = Counter(q for slots in stored for q, _ in slots if q != "code")
         m = sum(got.values())
-        assert all(abs(got[k] - m * v) <= WINDOW_TOLERANCE for k, v in q_share.items())
+        assert all(abs(got[k] - m * v) <= 3 for k, v in q_share.items()), (stream, got)
         total.update(got)
+    assert any(q["qtype"] == "code" for q in questions)  # the demo articles show code
     m = sum(total.values())
-    assert all(abs(total[k] - m * v) <= WINDOW_TOLERANCE * len(streams) for k, v in q_share.items())
+    assert all(abs(total[k] - m * v) <= 3 * len(streams) for k, v in q_share.items())
     assert len(streams) == 3 * 4  # three documents, plain + 3 GA pairs each
 
 

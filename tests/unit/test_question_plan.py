@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from sftforge.question_plan import (CYCLE, DIFFICULTIES, QTYPES, WINDOW_TOLERANCE, PlanSettings,
-                                    cycle, largest_remainder, plan_document)
+                                    cycle, has_code, largest_remainder, plan_document)
 
 
 def _worst_window_error(settings: PlanSettings) -> float:
@@ -67,3 +67,33 @@ def test_largest_remainder_sums_exactly() -> None:
 def test_unknown_type_in_the_mix_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="qtype_mix: keys must be among"):
         PlanSettings(qtype_mix={"trivia": 1.0})
+
+
+def test_code_slots_only_on_chunks_with_code_and_counts_stay_exact() -> None:
+    settings, counts = PlanSettings(), [4, 5, 3, 4, 2, 5]
+    for doc in range(200):
+        none = plan_document(f"doc{doc}", counts, settings, [False] * len(counts))
+        assert [len(s) for s in none] == counts
+        assert all(q != "code" for slots in none for q, _ in slots)
+        some = plan_document(f"doc{doc}", counts, settings, [False, True, False, False, True, False])
+        assert [len(s) for s in some] == counts
+        for i, slots in enumerate(some):
+            n_code = sum(q == "code" for q, _ in slots)
+            assert n_code == 0 if i not in (1, 4) else n_code <= counts[i] // 2 + 1
+        # the other types keep their mix among the non-code slots (tolerance 3 per document)
+        shares = settings.shares()
+        code_share = sum(v for (q, _), v in shares.items() if q == "code")
+        got = Counter(q for slots in none for q, _ in slots)
+        m = sum(counts)
+        for q in QTYPES[:-2] + ("scenario",):
+            share = sum(v for (a, _), v in shares.items() if a == q) / (1 - code_share)
+            assert abs(got[q] - m * share) <= 3, (doc, q, got)
+
+
+def test_code_detection_en_and_zh() -> None:
+    assert has_code("Use `htmlspecialchars()` before echoing.")
+    assert has_code("SELECT name FROM users WHERE id = ?")
+    assert has_code("在表单中加入 csrf_token 隐藏字段。")
+    assert has_code("session.cookie_secure = true")
+    assert not has_code("# Web security\n\nThe attacker sends a crafted link to the victim.")
+    assert not has_code("同源策略限制了脚本对其他站点的访问（浏览器默认行为）。")
