@@ -1,9 +1,9 @@
 """The main flow: a folder of documents -> a versioned, trainer-ready release.
 
     ingest:   ingest -> chunk -> select_chunks
-    generate: questions -> answers
+    generate: domain_tree -> ga_pairs -> questions -> tag_nodes -> answers
     curate:   candidates -> clean -> grounding -> judge -> thresholds -> dedup -> review
-              -> dialogues -> rejected -> judge_rejected -> pairs (DPO)
+              -> balance -> dialogues -> rejected -> judge_rejected -> pairs (DPO)
     publish:  split -> release -> export -> card -> gate -> publish
 
 Each subflow runs a list of stages (``sftforge.stage``); every stage works only on what is
@@ -40,6 +40,10 @@ from tasks.questions import QuestionsStage
 from tasks.review import ReviewStage
 from tasks.select_chunks import ChunkSelectStage
 from tasks.split import SplitStage
+from tasks.balance import BalanceStage
+from tasks.domain_tree import DomainTreeStage
+from tasks.ga_pairs import GAPairsStage
+from tasks.tag_nodes import TagNodesStage
 
 __all__ = ["BuildParams", "build_dataset"]
 
@@ -64,9 +68,13 @@ def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
         "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(
                        params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
-        "generate": [QuestionsStage(settings=params.questions),
+        "generate": [DomainTreeStage(settings=params.domain_tree),
+                     GAPairsStage(settings=params.ga),
+                     QuestionsStage(settings=params.questions, plan=params.plan),
+                     TagNodesStage(settings=params.tags),
                      AnswersStage(**params.answers.model_dump())],
         "curate": [*curate, DedupStage(settings=params.dedup), ReviewStage(),
+                   *([BalanceStage(settings=params.balance)] if params.balance.enabled else []),
                    DialoguesStage(settings=params.dialogues),
                    *(preference_stages(params.preferences) if params.judge_enabled else [])],
         "publish": [SplitStage(settings=params.split)],

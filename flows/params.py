@@ -22,6 +22,11 @@ from tasks.judge import JudgeSettings
 from tasks.preferences import PreferenceSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
+from sftforge.question_plan import PlanSettings
+from tasks.balance import BalanceSettings
+from tasks.domain_tree import DomainTreeSettings
+from tasks.ga_pairs import GASettings
+from tasks.tag_nodes import TagSettings
 
 
 class BuildParams(SftforgeSources):
@@ -46,6 +51,11 @@ class BuildParams(SftforgeSources):
     split: SplitSettings = Field(default_factory=SplitSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    plan: PlanSettings = Field(default_factory=PlanSettings)
+    ga: GASettings = Field(default_factory=GASettings)
+    domain_tree: DomainTreeSettings = Field(default_factory=DomainTreeSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
 
 def resolve(params: BuildParams) -> BuildParams:

@@ -39,12 +39,34 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
     "questions": ("question_id", pa.schema([
         ("question_id", S), ("chunk_id", S), ("doc_id", S), ("idx", I), ("question", S),
         ("qtype", S), ("difficulty", S), ("fingerprint", S),
+        # planned slots and GA variants: item_id = chunk_id, or (chunk, GA pair) for a pair
+        ("item_id", S), ("ga_pair_id", S), ("genre", S), ("audience", S),
     ])),
     # answers: one sample per question, answer grounded in the chunk, CoT apart.
     "samples": ("sample_id", pa.schema([
         ("sample_id", S), ("question_id", S), ("chunk_id", S), ("doc_id", S), ("source", S),
         ("page", I), ("question", S), ("answer", S), ("cot", S), ("citations", S),
         ("citations_removed", I), ("qtype", S), ("difficulty", S), ("model", S), ("fingerprint", S),
+        ("genre", S), ("audience", S),
+    ])),
+    # ga_pairs: genre x audience pairs proposed per document (GA augmentation).
+    "ga_pairs": ("pair_id", pa.schema([
+        ("pair_id", S), ("doc_id", S), ("idx", I), ("genre", S), ("audience", S),
+        ("fingerprint", S),
+    ])),
+    # domain_tree: topic tree of the corpus; ids and labels stay, nodes are retired, not deleted.
+    # origin: llm | pinned (from the user's tree file); status: active | retired.
+    "domain_nodes": ("node_id", pa.schema([
+        ("node_id", S), ("parent_id", S), ("label", S), ("description", S), ("level", I),
+        ("origin", S), ("status", S), ("created_run", S),
+    ])),
+    # domain_tree: the documents the tree has taken in, and the nodes each one supports.
+    "domain_tree_docs": ("doc_id", pa.schema([
+        ("doc_id", S), ("node_ids", S), ("run_id", S),
+    ])),
+    # tag_nodes: the domain node of each question (embedding similarity to node descriptions).
+    "question_nodes": ("question_id", pa.schema([
+        ("question_id", S), ("doc_id", S), ("node_id", S), ("similarity", F), ("fingerprint", S),
     ])),
     # the failure ledger: every item an LLM stage gave up on, with its reason and raw output.
     "failures": ("failure_id", pa.schema([

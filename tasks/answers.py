@@ -118,7 +118,8 @@ class AnswersStage(LLMStage):
     def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
         prompt = "answers" if row.get("answer_mode", "json") == "json" else "answers_text"
         return render(prompt, text=row["text"], question=row["question"],
-                      heading_path=row["heading_path"], language_name=language_name(row["lang"]))
+                      heading_path=row["heading_path"], language_name=language_name(row["lang"]),
+                      audience=row.get("audience") or "")
 
     def format_output(self, value: dict[str, Any], row: dict[str, Any],
                       reasoning: str = "") -> list[dict[str, Any]]:
@@ -137,6 +138,7 @@ class AnswersStage(LLMStage):
             "citations": json.dumps(quotes, ensure_ascii=False), "citations_removed": removed,
             "qtype": row["qtype"], "difficulty": row["difficulty"], "model": row["output_model"],
             "fingerprint": fp,
+            "genre": row.get("genre") or "", "audience": row.get("audience") or "",
         }]
 
 

@@ -39,6 +39,9 @@ from tasks.preferences import pairs_for
 from tasks.review import DROP_REASON as REVIEW_DROP
 from tasks.review import apply_reviews, review_feedback, review_verdicts
 from tasks.select_chunks import skipped_by_reason
+from sftforge.release.coverage import coverage, coverage_markdown
+from tasks.domain_tree import read_nodes
+from tasks.tag_nodes import current_tags
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
@@ -56,12 +59,14 @@ def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) ->
     splits = _by_id(db_uri, "splits", sample_ids)
     scores = scores_for(db_uri, sample_ids, judge_fp) if judge_fp else {}
     grounded = grounding_scores(db_uri, judge_inputs(db_uri, sample_ids))
+    nodes = current_tags(db_uri, [s["question_id"] for s in base.values()])
     return [release_row(base[sid], clean.get(sid, {}), splits.get(sid, {}), scores.get(sid),
-                        grounded.get(sid)) for sid in sorted(sample_ids)]
+                        grounded.get(sid), nodes.get(base[sid]["question_id"], ""))
+            for sid in sorted(sample_ids)]
 
 
 def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
-                grounding: float | None) -> dict[str, Any]:
+                grounding: float | None, node: str) -> dict[str, Any]:
     """The release row of one sample (``samples`` + its ``clean_samples``, split, scores)."""
     row = {
         "sample_id": s["sample_id"], "doc_id": s["doc_id"], "source": s["source"],
@@ -71,6 +76,7 @@ def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
         "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
         # scrubbed quotes (clean_samples); samples.citations keeps the raw ones for lineage
         "citations": json.loads(c.get("citations") or s["citations"] or "[]"),
+        "domain_node": node, "genre": s.get("genre") or "", "audience": s.get("audience") or "",
     }
     if c.get("cot_reason"):
         row["cot_removed"] = c["cot_reason"]  # the CoT was dropped, the sample kept
@@ -170,6 +176,9 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         "params": report.params,
         **{k: export_stats[k] for k in ("general_mix", "dialogues", "preferences")
            if export_stats.get(k)},
+        **({"coverage": coverage(read_nodes(ctx.db_uri), [s.get("domain_node") or ""
+                                                          for s in samples])}
+           if "domain_tree" in ctx.fingerprints else {}),
     }
 
 
@@ -218,6 +227,8 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     summary["table_versions"] = tag_tables(ctx.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)
+    if "coverage" in summary:
+        (target / "coverage.md").write_text(coverage_markdown(summary["coverage"]), "utf-8")
     write_calibration(target, ctx, report)
     return {**summary, "release_dir": str(target)}
 

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from tests import fakellm_realism as realism
+from tests import fakellm_tree
 from tests.fakellm_values import _last_user, _text_of, default_content, schema_of_request
 
 __all__ = ["FAULT_KINDS", "FakeLLM", "default_content", "schema_of_request"]
@@ -219,6 +220,8 @@ class FakeLLM:
             if passage and passage not in self.passages:
                 self.passages.append(passage)
             seen = list(self.passages)
+        if fakellm_tree.is_tree_request(prompt):
+            return json.dumps(fakellm_tree.tree_reply(prompt), ensure_ascii=False)
         if self.judge == "evidence" and realism.is_judge_request(prompt):
             return json.dumps(realism.evidence_verdict(prompt), ensure_ascii=False)
         if not (schema and realism.is_answer_request(prompt)):

@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
+from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 from sftforge.release.card_extras import extra_sections  # noqa: E402
 
@@ -32,6 +33,7 @@ def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool 
 
 def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
     """Write the card's PNG plots; returns plot name -> file name."""
+    use_cjk_fallback()  # domain nodes and sources may be Chinese
     dist, counts = summary["distributions"], summary["counts"]
     plots = {"funnel": _bar(target / "funnel.png", "Items per stage",
                             {k: counts[k] for k in FUNNEL if k in counts}, horizontal=True)}
@@ -39,7 +41,31 @@ def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
                        ("score_histogram", "Judge overall score")):
         if dist.get(key):
             plots[key] = _bar(target / f"{key}.png", title, dist[key])
+    if summary.get("coverage", {}).get("nodes"):
+        plots["domain_nodes"] = _node_bars(target / "domain_nodes.png", summary["coverage"])
     return plots
+
+
+def _node_bars(path: Path, cov: dict[str, Any], most: int = 40) -> str:
+    """Samples per leaf domain node, one bar each (labelled by the leaf), tree order."""
+    tips = [n for n in cov["nodes"] if n.get("leaf")][:most]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * len(tips)))
+    ax.barh([n["path"].split(" / ")[-1][:40] for n in tips], [n["samples"] for n in tips],
+            color="#3b6ea5")
+    ax.invert_yaxis()
+    ax.set_title("Samples per domain node (leaves)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+def coverage_section(cov: dict[str, Any]) -> str:
+    """Markdown section of the card: empty and thin domain nodes (full tree in coverage.md)."""
+    empty = ", ".join(cov["empty"]) or "none"
+    thin = ", ".join(cov["thin"]) or "none"
+    return (f"## Domain coverage\n\n{len(cov['nodes'])} active domain nodes (samples per node in "
+            f"`coverage.md`). Empty: {empty}. Thin (under {cov['thin_below']} samples): {thin}.")
 
 
 def _table(rows: dict[str, Any], head: tuple[str, str]) -> str:
@@ -104,6 +130,7 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         "## Quarantined files", _table(quarantined, ("file", "reason")) if quarantined else "None.",
         *([skipped_chunks_section(summary["skipped_chunks"]).rstrip()]
           if "skipped_chunks" in summary else []),
+        *([coverage_section(summary["coverage"])] if "coverage" in summary else []),
         "## LLM usage",
         f"{summary['llm_requests']} requests sent by this build, {summary['cache_hits']} cache "
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "

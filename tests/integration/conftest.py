@@ -36,6 +36,9 @@ def llm_env(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM, sftforge_home: P
     # them on.
     monkeypatch.setenv("SFTFORGE_DIALOGUES__ENABLED", "off")
     monkeypatch.setenv("SFTFORGE_PREFERENCES__ENABLED", "off")
+    # Likewise genre x audience variants (x4 question and answer requests); the tests of the
+    # question mix set them explicitly.
+    monkeypatch.setenv("SFTFORGE_GA__PAIRS_PER_DOC", "0")
     return fake_llm
 
 

@@ -56,7 +56,8 @@ def test_evidence_judge_keeps_faithful_and_drops_the_rest(llm_env, tmp_path: Pat
     # The grounding check would drop the invented answers before the judge sees them (its own
     # test is test_grounding_build.py); off here, so the judge alone is what is tested.
     summary = build_dataset(BuildParams(input_path=str(_corpus(tmp_path)),
-                                        out_dir=str(tmp_path / "out"), grounding={"min_score": 0}))
+                                        out_dir=str(tmp_path / "out"), grounding={"min_score": 0},
+                                        ga={"pairs_per_doc": 0}))  # one question per document
     uri = Settings().db_uri
     samples = store.read(uri, "samples").to_dicts()
     by_source = {s["source"]: s for s in samples}

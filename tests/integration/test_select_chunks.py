@@ -140,11 +140,13 @@ def test_paragraph_repeated_across_documents_is_boilerplate(tmp_path: Path) -> N
 def test_build_spends_no_request_on_skipped_chunks(llm_env, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = _books(tmp_path / "corpus")
+    # GA pairs off: this test counts one question request per chunk
     baseline = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "o1"),
-                                         select={"enabled": False}))
+                                         select={"enabled": False}, ga={"pairs_per_doc": 0}))
     all_log = list(llm_env.log)
     monkeypatch.setenv("SFTFORGE_HOME", str(tmp_path / "home2"))  # nothing cached
-    selected = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "o2")))
+    selected = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "o2"),
+                                         ga={"pairs_per_doc": 0}))
     sel_log = llm_env.log[len(all_log):]
 
     def sent(log: list[dict], role: str) -> int:
@@ -162,8 +164,10 @@ def test_build_spends_no_request_on_skipped_chunks(llm_env, tmp_path: Path,
         drops = summary["drop_reasons"]
         judged = summary["counts"]["samples"] - sum(drops.get("clean", {}).values()) - sum(
             drops.get("grounding", {}).values())
-        assert summary["llm_requests"] == len(log) == 2 * sent(log, questions) + judged + 12
-    assert len(sel_log) - 12 <= 3 * 10 < 2 * 22 < len(all_log) - 12
+        tree = sent(log, "You organise a corpus")  # one domain tree request per build
+        assert tree == 1
+        assert summary["llm_requests"] == len(log) == 2 * sent(log, questions) + judged + 12 + tree
+    assert len(sel_log) - 12 <= 3 * 10 + 1 < 2 * 22 < len(all_log) - 12
     assert {k: v["count"] for k, v in selected["skipped_chunks"].items()} == SKIPPED
     assert "skipped_chunks" not in baseline
     card = (Path(selected["release_dir"]) / "README.md").read_text("utf-8")

@@ -8,6 +8,8 @@ from pydantic import ValidationError
 from sftforge.settings import QuestionSettings
 from tasks.answers import Answer
 from tasks.judge import JudgeSettings, Verdict, apply_thresholds, suspected_injection
+from tasks.domain_tree import TreeReply
+from tasks.ga_pairs import pair_schema
 from tasks.questions import question_schema, questions_per_chunk
 
 Q = {"question": "What does a nonce-based CSP allow?", "qtype": "factual", "difficulty": "easy"}
@@ -83,7 +85,7 @@ def _string_bounds(schema: dict) -> list[int | None]:
     return found
 
 
-@pytest.mark.parametrize("model", [Answer, Verdict, question_schema(5)])
+@pytest.mark.parametrize("model", [Answer, Verdict, question_schema(5), TreeReply, pair_schema(3)])
 def test_every_llm_schema_bounds_its_strings_for_llama_cpp(model: type) -> None:
     # llama.cpp's server rejects grammars for strings over ~1000 characters and drops the
     # connection; an unbounded string lets a small model ramble until max_tokens.

@@ -11,10 +11,12 @@ from tasks.answers import Answer, AnswersStage
 from tasks.judge import JudgeStage, Verdict
 from tasks.questions import QuestionsStage
 
-CHUNK = {"chunk_id": "c1", "doc_id": "d1", "idx": 0, "heading_path": "Sessions",
+CHUNK = {"chunk_id": "c1", "item_id": "c1", "doc_id": "d1", "idx": 0, "heading_path": "Sessions",
+         "slots": [("factual", "easy"), ("reasoning", "hard")], "ga_pair_id": "", "genre": "",
+         "audience": "",
          "text": "Session identifiers must be long and random. Cookies that carry them should "
                  "be marked Secure and HttpOnly.", "n_tokens": 320, "lang": "en"}
-ZH_CHUNK = {**CHUNK, "chunk_id": "c2", "lang": "zh", "n_tokens": 100,
+ZH_CHUNK = {**CHUNK, "chunk_id": "c2", "lang": "zh", "n_tokens": 100, "slots": [("factual", "easy")],
             "text": "会话标识必须足够长且随机。携带会话标识的Cookie应设置Secure和HttpOnly属性。"}
 OUT = {"output_fingerprint": "fp1", "output_model": "m1"}
 
@@ -26,21 +28,24 @@ def test_questions_declaration_asks_for_exactly_n_in_the_chunk_language() -> Non
     assert CHUNK["text"] in messages[1]["content"] and "exactly 2 different questions" in (
         messages[1]["content"])
     assert "English" in messages[0]["content"]
+    assert "reasoning" in messages[1]["content"] and "hard" in messages[1]["content"]  # the plan
     assert "简体中文" in stage.format_input(ZH_CHUNK)[0]["content"]
     schema = stage.schema_for(CHUNK).model_json_schema()["properties"]["questions"]
     assert schema["minItems"] == schema["maxItems"] == 2
 
 
 def test_questions_format_output_makes_ids_from_the_fingerprint_and_drops_repeats() -> None:
-    item = {"question": "Why must session identifiers be random?", "qtype": "conceptual",
-            "difficulty": "easy"}
+    item = {"question": "Why must session identifiers be random?"}
     value = {"questions": [item, {**item, "question": " why must SESSION identifiers be random? "},
                            {**item, "question": "Which cookie flags protect a session id?"}]}
-    rows = QuestionsStage().format_output(value, {**CHUNK, **OUT})
+    chunk = {**CHUNK, "slots": [("factual", "easy"), ("conceptual", "medium"),
+                                ("reasoning", "hard")]}
+    rows = QuestionsStage().format_output(value, {**chunk, **OUT})
     assert [r["idx"] for r in rows] == [0, 2]
     assert rows[1]["question"] == "Which cookie flags protect a session id?"
+    assert (rows[1]["qtype"], rows[1]["difficulty"]) == ("reasoning", "hard")  # planned slot
     assert {r["fingerprint"] for r in rows} == {"fp1"} and rows[0]["chunk_id"] == "c1"
-    other = QuestionsStage().format_output(value, {**CHUNK, **OUT, "output_fingerprint": "fp2"})
+    other = QuestionsStage().format_output(value, {**chunk, **OUT, "output_fingerprint": "fp2"})
     assert rows[0]["question_id"] != other[0]["question_id"]
 
 

@@ -1,0 +1,1 @@
+"""The domain tree: topic nodes of the corpus, revised as documents come and go."""
