@@ -25,6 +25,7 @@ from sftforge.jsonl import read_jsonl, write_jsonl
 from sftforge.llm.cache import run_usage
 from sftforge.llm.failures import failure_counts
 from sftforge.release.card_render import render_card
+from sftforge.release.facts import release_facts
 from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
@@ -75,12 +76,19 @@ def choose_version(releases: Path, content_hash: str) -> str:
 
 
 def tag_tables(db_uri: str, version: str) -> dict[str, int]:
-    """Tag the current version of every table with the release name; returns the versions."""
+    """Tag the current version of every table with the release name; returns the versions.
+
+    A build that rewrites an existing release (same content) moves its tags to the tables it
+    read, so ``summary.json`` (run id, fingerprints) and the tags describe the same build and
+    ``sftforge export --release`` can rebuild the files from them.
+    """
     versions = store.versions(db_uri)
     for name, ver in versions.items():
         tags = store.connect(db_uri).open_table(name).tags
         if version not in tags.list():
             tags.create(version, ver)
+        elif tags.get_version(version) != ver:
+            tags.update(version, ver)
     return versions
 
 
@@ -157,6 +165,7 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     samples = read_jsonl(release["samples_path"])
     report.usage = run_usage(Path(ctx.home) / "llm_cache", ctx.run_id)
     summary = build_summary(ctx, report, samples, version, export_stats)
+    summary.update(release_facts(ctx, target, samples))  # sources, models, cost, diff, ...
     summary["table_versions"] = tag_tables(ctx.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)

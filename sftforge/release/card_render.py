@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.review.card import audit_parts  # noqa: E402
+from sftforge.release.card_sections import extra_parts, front_matter  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
 
@@ -82,7 +83,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         f"hits, {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} "
         "completion tokens.",
         "## Files", _table(summary["files"], ("file", "rows")),
+        *extra_parts(target, summary, _bar),
     ]
     path = target / "README.md"
-    path.write_text("\n\n".join(parts) + "\n", "utf-8")
+    path.write_text(front_matter(summary) + "\n" + "\n\n".join(parts) + "\n", "utf-8")
     return path
