@@ -91,9 +91,9 @@ def topic_pdf(path: Path, index: int, revision: int = 0) -> Path:
     if revision:
         body.append(f"Revision {revision} adds that reviews of this control happen every quarter."
                     if title.isascii() else f"第{revision}版补充：这一控制措施每季度复查一次。")
-    markdown = f"# {title}\n\n## Overview\n\n" + " ".join(body[:2]) + "\n\n## Practice\n\n" + \
-        " ".join(body[2:]) + "\n"
-    return render_markdown_pdf(markdown, path, header=title, paper="a5")
+    markdown = f"# {title}\n\n" + " ".join(body) + "\n"
+    # No running header or page number: on a one-page file nothing marks them as furniture.
+    return render_markdown_pdf(markdown, path, page_numbers=False, paper="a5")
 
 
 def write_topics(folder: Path, indexes: list[int]) -> list[Path]:
