@@ -322,12 +322,13 @@ class LLMGateway:
         limiter = limiter_for(ep.base_url, ep.model, ep.rpm, ep.tpm)
         estimate = _estimate(body)
         for attempt in range(1, tries + 1):
-            if self.budget is not None and self.budget.exhausted():
-                got = _Try(reason=self.budget.message())  # never sent: nothing logged
-                break
             if limiter is not None:  # waits outside the semaphore: no slot held while waiting
                 await limiter.acquire(estimate)
             async with state[1]:
+                # Checked with the slot held, so requests queued behind it see its cost.
+                if self.budget is not None and self.budget.exhausted():
+                    got = _Try(reason=self.budget.message())  # never sent: nothing logged
+                    break
                 got = await self._send_once(state[0], body)
             used = _usage_of(got.response)
             if limiter is not None:
