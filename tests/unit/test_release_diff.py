@@ -124,3 +124,18 @@ def test_reexport_of_an_untagged_release_names_the_problem(tmp_path: Path) -> No
         store.connect(db).open_table(name).tags.delete(folder.name)
     with pytest.raises(LookupError, match=f"has no tag '{folder.name}'"):
         reexport(db, folder, tmp_path / "again")
+
+
+def test_release_list_shows_counts_cost_and_diff(tmp_path: Path) -> None:
+    from tasks.review import release_list
+
+    folder = _release(tmp_path, "v0002-bbbb", [row("a", "A", "a.pdf")])
+    summary = {"created_at": "2026-01-01T00:00:00+00:00", "counts": {"documents": 3},
+               "distributions": {"splits": {"train": 1}}, "llm_requests": 7, "cost_usd": 0.0123,
+               "diff": {"added": 1, "removed": 2, "changed": 0, "documents": []}}
+    (folder / "summary.json").write_text(json.dumps(summary), "utf-8")
+    (listed,) = release_list(str(tmp_path / "db"), folder.parent)
+    assert {k: listed[k] for k in ("samples", "documents", "splits", "llm_requests", "cost_usd",
+                                   "diff")} == {
+        "samples": 1, "documents": 3, "splits": {"train": 1}, "llm_requests": 7,
+        "cost_usd": 0.0123, "diff": {"added": 1, "removed": 2, "changed": 0}}
