@@ -60,6 +60,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             console.print(f"dropped at {stage}: {reasons}")
     console.print(f"LLM requests this build: {summary['llm_requests']} "
                   f"(cache hits {summary['cache_hits']})")
+    if summary.get("cost_usd") is not None:
+        console.print(f"estimated LLM cost this build: ${summary['cost_usd']:.4f}")
     for q in summary["quarantined"]:
         console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
     console.print(f"[green]release written to {summary['release_dir']}[/green]")

@@ -22,8 +22,8 @@ HOME_HELP = "Data home (default $SFTFORGE_HOME or .sftforge)"
 
 def export(
     release: str = typer.Option(..., "--release", help="Release name or number (v0003, 3)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: a new "
-                                       "folder releases/<version>.reexport)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: "
+                                       "<--from>/reexports/<version>, outside releases/)"),
     releases_from: Path = typer.Option(Path("sftforge-out"), "--from", help=OUT_HELP),
     home: Optional[Path] = typer.Option(None, help=HOME_HELP),
 ) -> None:
@@ -38,7 +38,7 @@ def export(
 
     try:
         release_dir = resolve_release(releases_from.resolve() / "releases", release)
-        target = out or release_dir.with_name(release_dir.name + ".reexport")
+        target = out or releases_from.resolve() / "reexports" / release_dir.name
         stats = reexport(Settings().db_uri, release_dir, target)
     except (FileNotFoundError, ValueError, ReleaseNotTagged) as exc:
         console.print(f"[red]error: {exc}[/red]")

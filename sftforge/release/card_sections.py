@@ -43,7 +43,8 @@ def configs(files: dict[str, int]) -> list[dict[str, Any]]:
         m = TRAINER.match(name)
         if m:
             config = m["fmt"] + (m["nocot"] or "")
-            out.setdefault(config, []).append({"split": m["split"] or "train", "path": name})
+            split = {"val": "validation", None: "train"}.get(m["split"], m["split"])
+            out.setdefault(config, []).append({"split": split, "path": name})
     return [{"config_name": name, "data_files": data_files,
              **({"default": True} if name == "alpaca" else {})}
             for name, data_files in out.items()]

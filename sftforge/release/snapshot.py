@@ -40,6 +40,6 @@ def checkout_release(db_uri: str, tag: str, target_uri: str, tables: tuple[str, 
         query = tbl.search().limit(None)
         if where and name in where:
             query = query.where(where[name])
-        target.create_table(name, query.to_arrow(), mode="overwrite")
+        target.create_table(name, query.to_arrow())  # a fresh database: never overwrites
         versions[name] = tbl.version
     return versions
