@@ -86,12 +86,14 @@ TOPICS: list[tuple[str, str, list[str]]] = [
 def topic_pdf(path: Path, index: int, revision: int = 0) -> Path:
     """Write topic ``index`` as a one-chunk PDF at ``path``; ``revision`` > 0 adds a sentence,
     so the file's bytes (and its doc_id) change while its name stays."""
-    _key, title, sentences = TOPICS[index]
+    _key, title, sentences = TOPICS[index]  # the title names the file's topic only
     body = list(sentences)
     if revision:
         body.append(f"Revision {revision} adds that reviews of this control happen every quarter."
                     if title.isascii() else f"第{revision}版补充：这一控制措施每季度复查一次。")
-    markdown = f"# {title}\n\n" + " ".join(body) + "\n"
+    # One paragraph, no heading: the scripted server answers with passage sentences, and a
+    # heading picked as a "sentence" would end an answer without punctuation (clean: truncated).
+    markdown = " ".join(body) + "\n"
     # No running header or page number: on a one-page file nothing marks them as furniture.
     return render_markdown_pdf(markdown, path, page_numbers=False, paper="a5")
 

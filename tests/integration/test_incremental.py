@@ -136,7 +136,7 @@ def test_resaved_document_is_not_dropped_as_a_duplicate_of_its_old_self(
     (old,) = _rows(first)
     llm_env.responder = None
     shutil.rmtree(Path(os.environ["SFTFORGE_HOME"]) / "llm_cache")  # so answers are asked again
-    render_markdown_pdf(f"# {TOPICS[5][1]}\n\n" + " ".join(TOPICS[5][2]) + "\n", corpus / name,
+    render_markdown_pdf(" ".join(TOPICS[5][2]) + "\n", corpus / name,
                         page_numbers=False, paper="a4")
     second = _build(corpus, out, judge_enabled=False)
     (new,) = _rows(second)
