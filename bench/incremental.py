@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/incremental.py                    # 12 documents, 1.0 s per LLM reply
     .venv/bin/python bench/incremental.py --docs 12 --latency 2.0
+    .venv/bin/python bench/incremental.py --sections 8      # 8-chunk documents
 
 Runs ``build_dataset`` on a temporary real Prefect server (``prefect_test_harness``), a real
 LanceDB in a temp dir and generated one-topic PDFs (``tests/corpus_fixtures.py``), against the
@@ -32,6 +33,24 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+def write_docs(folder: Path, indexes: list[int], sections: int) -> None:
+    """Documents of ``sections`` paragraphs (one chunk each under the bench's chunk settings):
+    paragraph j of document i is topic i+j's sentences plus one sentence naming (i, j), so no
+    two chunks send the same request."""
+    from sftforge.demo_corpus import render_markdown_pdf
+    from tests.corpus_fixtures import TOPICS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in indexes:
+        parts = []
+        for j in range(sections):
+            _key, title, sentences = TOPICS[(i + j) % len(TOPICS)]
+            parts.append(f"## Part {j + 1}: {title}\n\n" + " ".join(sentences)
+                         + f" Note {i}.{j} applies this to service number {100 * i + j}.")
+        render_markdown_pdf("\n\n".join(parts) + "\n", folder / f"doc{i:02d}.pdf",
+                            page_numbers=False, paper="a4")
+
+
 def timed_build(corpus: Path, out: Path) -> tuple[dict, float]:
     """(summary, wall seconds) of one build."""
     from flows.build_dataset import BuildParams, build_dataset
@@ -41,7 +60,7 @@ def timed_build(corpus: Path, out: Path) -> tuple[dict, float]:
     return summary, time.perf_counter() - start
 
 
-def run(docs: int, latency: float, concurrency: int) -> None:
+def run(docs: int, latency: float, concurrency: int, sections: int) -> None:
     from prefect.testing.utilities import prefect_test_harness
 
     from tests.corpus_fixtures import TOPICS, write_topics
@@ -57,14 +76,19 @@ def run(docs: int, latency: float, concurrency: int) -> None:
             "SFTFORGE_HOME": str(root / "home"), "SFTFORGE_LLM_BASE_URL": fake.base_url,
             "SFTFORGE_LLM_MODEL": "fake-model", "SFTFORGE_LLM_CONCURRENCY": str(concurrency),
             "PREFECT_LOCAL_STORAGE_PATH": str(root / "prefect-results")})
+        if sections > 1:  # a chunk per part: small chunks, as many as parts
+            os.environ.update({"SFTFORGE_CHUNK__TARGET_TOKENS": "90",
+                               "SFTFORGE_CHUNK__MAX_TOKENS": "140",
+                               "SFTFORGE_CHUNK__MIN_TOKENS": "20"})
+        write = (lambda c, ix: write_docs(c, ix, sections)) if sections > 1 else write_topics
         corpus, out = root / "corpus", root / "out"
-        write_topics(corpus, list(range(docs)))
+        write(corpus, list(range(docs)))
         full, t_full = timed_build(corpus, out)
         n_full = fake.requests
-        write_topics(corpus, [docs])
+        write(corpus, [docs])
         plus, t_plus = timed_build(corpus, out)
         sent = fake.log[n_full:]
-        new_text = TOPICS[docs][2][0][:30]
+        new_text = f"Note {docs}." if sections > 1 else TOPICS[docs][2][0][:30]
         only_new = all(new_text in _text_of(b) for b in sent)
         same, t_same = timed_build(corpus, out)
         report(docs, latency, concurrency, [("full", full, t_full), ("+1 document", plus, t_plus),
@@ -75,7 +99,8 @@ def report(docs: int, latency: float, concurrency: int, rows: list[tuple[str, di
            only_new: bool) -> None:
     """Print the figures and ratios against the full build measured in the same run."""
     print(f"incremental rebuild: {docs} documents + 1, scripted server latency {latency:g} s, "
-          f"concurrency {concurrency}")
+          f"concurrency {concurrency}; chunks: {rows[0][1]['counts']['chunks']} -> "
+          f"{rows[1][1]['counts']['chunks']}")
     print(f"{'build':<14}{'documents':>10}{'LLM requests':>14}{'exported':>10}{'wall s':>9}")
     for name, summary, wall in rows:
         print(f"{name:<14}{summary['counts']['documents']:>10}{summary['llm_requests']:>14}"
@@ -99,8 +124,10 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=12, help="documents in the full build")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM reply")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight per role")
+    parser.add_argument("--sections", type=int, default=1,
+                        help="chunks per document (1: the one-chunk topic PDFs)")
     args = parser.parse_args()
-    run(args.docs, args.latency, args.concurrency)
+    run(args.docs, args.latency, args.concurrency, args.sections)
 
 
 if __name__ == "__main__":
