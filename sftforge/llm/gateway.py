@@ -28,8 +28,7 @@ import pydantic
 
 from sftforge.llm.cache import CachedReply, RequestCache, request_key, run_usage
 from sftforge.llm.costs import Budget
-from sftforge.llm.limits import limiter_for
-from sftforge.text import estimate_tokens
+from sftforge.llm.limits import limiter_for, request_tokens
 from sftforge.settings import ResolvedEndpoint
 
 __all__ = ["LLMGateway", "LLMJob", "LLMResult", "run_usage", "schema_instruction"]
@@ -320,7 +319,7 @@ class LLMGateway:
         tries = max(0, self.endpoint.max_retries) + 1
         tokens, ep = [0, 0], self.endpoint
         limiter = limiter_for(ep.base_url, ep.model, ep.rpm, ep.tpm)
-        estimate = _estimate(body)
+        estimate = request_tokens(body)
         for attempt in range(1, tries + 1):
             if limiter is not None:  # waits outside the semaphore: no slot held while waiting
                 await limiter.acquire(estimate)
@@ -426,12 +425,6 @@ class LLMGateway:
             return list(await asyncio.gather(*(one(j) for j in jobs)))
         finally:
             await self.aclose()
-
-
-def _estimate(body: dict[str, Any]) -> int:
-    """Tokens a request counts against a TPM limit: its prompt (estimated) + ``max_tokens``."""
-    text = "\n".join(str(m.get("content") or "") for m in body["messages"])
-    return estimate_tokens(text) + int(body.get("max_tokens") or 0)
 
 
 def _usage_of(response: Any) -> tuple[int, int]:

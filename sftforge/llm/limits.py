@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
+
+from sftforge.text import estimate_tokens
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -89,6 +91,12 @@ class RateLimiter:
         if self.tpm and used and used < estimated:
             with self._lock:
                 self.tpm.give_back(estimated - used)
+
+
+def request_tokens(body: dict[str, Any]) -> int:
+    """Tokens a chat request counts against a TPM limit: its prompt (estimated) + ``max_tokens``."""
+    text = "\n".join(str(m.get("content") or "") for m in body["messages"])
+    return estimate_tokens(text) + int(body.get("max_tokens") or 0)
 
 
 _LIMITERS: dict[tuple, RateLimiter] = {}

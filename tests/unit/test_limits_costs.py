@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sftforge.llm.cache import RequestCache, stage_usage
 from sftforge.llm.costs import Budget, cost_usd, price_of, run_cost, usage_by_role
 from sftforge.llm.gateway import LLMGateway, LLMJob
-from sftforge.llm.limits import RateLimiter, TokenBucket, limiter_for
+from sftforge.llm.limits import RateLimiter, TokenBucket, limiter_for, request_tokens
 from sftforge.settings import ModelPrice, ResolvedEndpoint, Settings
 from tests.fakellm import FakeLLM
 
@@ -60,6 +60,12 @@ def test_limits_must_be_positive_and_are_shared_per_endpoint() -> None:
     one = limiter_for("http://x/v1", "m", 60, None)
     assert limiter_for("http://x/v1", "m", 60, None) is one
     assert limiter_for("http://x/v1", "other", 60, None) is not one
+
+
+def test_a_request_counts_its_prompt_and_max_tokens_against_tpm() -> None:
+    body = {"messages": [{"role": "user", "content": "one two three"},
+                         {"role": "system", "content": "跨站脚本"}], "max_tokens": 100}
+    assert request_tokens(body) == 4 + 4 + 100  # 3 words -> 4 tokens; 4 CJK characters
 
 
 def test_price_arithmetic() -> None:
