@@ -60,6 +60,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             console.print(f"dropped at {stage}: {reasons}")
     console.print(f"LLM requests this build: {summary['llm_requests']} "
                   f"(cache hits {summary['cache_hits']})")
+    if summary.get("cost_usd") is not None:
+        console.print(f"estimated LLM cost this build: ${summary['cost_usd']:.4f}")
     for q in summary["quarantined"]:
         console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
     _print_judge_check(summary.get("judge_self_check"))
@@ -86,19 +88,27 @@ def build(
     out: Path = typer.Option(Path("sftforge-out"), "--out", help="Output folder"),
     home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
     judge: bool = typer.Option(True, help="Score samples with the LLM judge"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print pending LLM calls, tokens and "
+                                 "cost per stage; send no request"),
 ) -> None:
     """Build a trainer-ready release from PATH into OUT/releases/<version>/."""
     _prepare_env(home)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
     from sftforge.release.gate import GateFailed
-    from sftforge.stage import ErrorBudgetExceeded
+    from sftforge.stage import BudgetExceeded, ErrorBudgetExceeded
 
     if not path.exists():
         console.print(f"[red]error: {path} does not exist; pass a document or a folder[/red]")
         raise typer.Exit(2)
     params = BuildParams(input_path=str(path.resolve()), out_dir=str(out.resolve()),
                          **({} if judge else {"judge_enabled": False}))
+    if dry_run:
+        from flows.dry_run import dry_run as dry_run_flow
+        from sftforge.cli_ops import print_dry_run
+
+        print_dry_run(dry_run_flow(params))
+        return
     with _progress() as bar:
         progress.install(bar)
         try:
@@ -106,6 +116,9 @@ def build(
         except (ErrorBudgetExceeded, GateFailed) as exc:
             console.print(f"[red]build failed: {exc}[/red]")
             raise typer.Exit(1)
+        except BudgetExceeded as exc:
+            console.print(f"[red]build stopped at the budget cap: {exc}[/red]")
+            raise typer.Exit(3)
         finally:
             progress.install(None)
     _print_summary(summary)
@@ -153,14 +166,16 @@ def demo(
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)
     console.print(f"demo corpus: {', '.join(p.name for p in files)} in {corpus}")
-    build(corpus, out, None, True)
+    build(corpus, out, None, True, False)
 
 
 from sftforge.cli_review import register as register_review  # noqa: E402  (review, releases)
 from sftforge.cli_tools import register as register_tools  # noqa: E402  (check, convert)
+from sftforge.cli_ops import register as register_ops  # noqa: E402  (export, diff)
 
 register_tools(app)
 register_review(app)
+register_ops(app)
 
 
 if __name__ == "__main__":

@@ -118,12 +118,18 @@ def releases(
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=f"releases in {out}")
-    for col in ("version", "created", "samples", "audit", "acceptance"):
+    for col in ("version", "created", "samples", "audit", "acceptance", "documents", "splits",
+                "requests", "cost", "diff (+/-/~)"):
         table.add_column(col)
     for r in rows:
-        rate = r["acceptance_rate"]
+        rate, diff, cost = r["acceptance_rate"], r.get("diff"), r.get("cost_usd")
         table.add_row(r["version"] + (" (LATEST)" if r["latest"] else ""), r["created_at"] or "",
-                      str(r["samples"]), r["status"], "" if rate is None else f"{rate:.1%}")
+                      str(r["samples"]), r["status"], "" if rate is None else f"{rate:.1%}",
+                      str(r.get("documents") or ""),
+                      " ".join(f"{k} {v}" for k, v in (r.get("splits") or {}).items()),
+                      str(r.get("llm_requests") if r.get("llm_requests") is not None else ""),
+                      "" if cost is None else f"${cost:.4f}",
+                      f"+{diff['added']} -{diff['removed']} ~{diff['changed']}" if diff else "")
     console.print(table)
 
 

@@ -40,6 +40,8 @@ class LLMEndpoint(BaseModel):
     temperature: float | None = None
     max_tokens: int | None = None
     json_mode: JsonMode | None = None
+    rpm: int | None = Field(None, gt=0)  # requests per minute (sftforge.llm.limits)
+    tpm: int | None = Field(None, gt=0)  # tokens per minute
 
 
 class EndpointSpec(BaseModel):
@@ -59,6 +61,9 @@ class EndpointSpec(BaseModel):
     json_mode: JsonMode = "json_object"
     # The embedded local model on CPU: stages that multiply calls scale down for it.
     embedded: bool = False
+    # Requests / tokens per minute the gateway keeps under (None: no limit).
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 class ResolvedEndpoint(EndpointSpec):
@@ -69,6 +74,13 @@ class ResolvedEndpoint(EndpointSpec):
     def spec(self) -> EndpointSpec:
         """The same endpoint without its key."""
         return EndpointSpec(**self.model_dump(exclude={"api_key"}))
+
+
+class ModelPrice(BaseModel):
+    """USD per 1M tokens of one model (``Settings.prices``)."""
+
+    prompt: float = Field(0.0, ge=0)
+    completion: float = Field(0.0, ge=0)
 
 
 class ChunkSettings(BaseModel):
@@ -133,11 +145,17 @@ class Settings(SftforgeSources):
     llm_timeout_s: float = 180.0
     llm_max_retries: int = 4
     llm_json_mode: JsonMode | None = None
+    llm_rpm: int | None = Field(None, gt=0)
+    llm_tpm: int | None = Field(None, gt=0)
     question: LLMEndpoint = Field(default_factory=LLMEndpoint)
     answer: LLMEndpoint = Field(default_factory=LLMEndpoint)
     judge: LLMEndpoint = Field(default_factory=LLMEndpoint)
     # Share of items a stage may lose to LLM failures before the whole build fails.
     error_budget: float = 0.25
+    # model -> USD per 1M prompt/completion tokens (sftforge.llm.costs); unpriced models are free.
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    # Stop the build cleanly once its LLM calls have cost this much (None: no cap).
+    budget_usd: float | None = None
     # Embedded model: threads (default: every core, the pipeline waits while it generates) and
     # where the joined model file lives (default HOME/models; share it between homes).
     local_llm_threads: int | None = None
@@ -172,6 +190,7 @@ class Settings(SftforgeSources):
             "timeout_s": ep.timeout_s or self.llm_timeout_s,
             "max_retries": ep.max_retries if ep.max_retries is not None else self.llm_max_retries,
         }
+        fields["rpm"], fields["tpm"] = ep.rpm or self.llm_rpm, ep.tpm or self.llm_tpm
         key = ep.api_key or self.llm_api_key
         if key is not None:
             fields["api_key"] = key

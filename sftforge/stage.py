@@ -26,11 +26,15 @@ from pydantic import BaseModel, Field
 
 from sftforge import progress, selection, store
 from sftforge.ids import fingerprint
+from sftforge.llm.costs import Budget, BudgetExceeded
 from sftforge.llm.endpoints import LLMRuntime, api_key
 from sftforge.llm.failures import clear_failures, failure_category, record_failures
 from sftforge.llm.gateway import LLMGateway, LLMJob, LLMResult
 from sftforge.llm.prompting import prompt_sha, render
-from sftforge.settings import EndpointSpec, ResolvedEndpoint
+from sftforge.settings import EndpointSpec, ResolvedEndpoint, Settings
+
+__all__ = ["BudgetExceeded", "BuildContext", "CurationStage", "ErrorBudgetExceeded", "LLMStage",
+           "Stage", "StageStats", "plan", "run_stage"]
 
 
 class ErrorBudgetExceeded(RuntimeError):
@@ -215,6 +219,9 @@ class LLMStage(Stage):
     temperature: ClassVar[float | None] = None  # None = the endpoint's
     # Fields that choose which items run, not what an output is: left out of the fingerprint.
     operational: ClassVar[frozenset[str]] = frozenset()
+    # The LLM stage whose new output becomes this stage's input in the same build (for the
+    # dry run's estimate); None when the input exists before any LLM call.
+    upstream: ClassVar[str | None] = None
 
     def fingerprint(self, ctx: BuildContext) -> str:
         """Prompt, model, sampling and settings: what changes an LLM stage's output."""
@@ -271,23 +278,34 @@ class LLMStage(Stage):
                 for out in self.format_output(r.value or {}, by_id[r.item_id], r.reasoning)]
         store.upsert(ctx.db_uri, self.writes, rows)  # successes are kept even when others failed
         failed = [r for r in results if not r.ok]
+        # Items the budget stopped were never asked: not failures, pending for the next build.
+        unsent = [r for r in failed if (r.error or "").startswith("budget exhausted")]
+        failed = [r for r in failed if r not in unsent]
         docs = {r[self.key]: r.get("doc_id", "") for r in items}
         record_failures(ctx.db_uri, self.name, fp, failed, docs)
         clear_failures(ctx.db_uri, self.name, [r.item_id for r in results if r.ok])
         return StageStats(
             stage=self.name, items_in=len(items), kept=len(rows), failed=len(failed),
             dropped=_failure_reasons(failed), llm_requests=gateway.usage["requests_sent"],
-            cache_hits=gateway.usage["cache_hits"])
+            cache_hits=gateway.usage["cache_hits"],
+            extra={"budget_exhausted": unsent[0].error, "unsent": len(unsent)} if unsent else {})
 
     def gateway(self, ctx: BuildContext) -> LLMGateway:
         """The gateway for this stage's role (the key is read here, inside the task)."""
-        spec = ctx.endpoints[self.role]
+        spec, settings = ctx.endpoints[self.role], Settings()
         endpoint = ResolvedEndpoint(**spec.model_dump(), api_key=api_key(self.role))
-        return LLMGateway(endpoint, Path(ctx.home) / "llm_cache", run_id=ctx.run_id,
-                          stage=self.name)
+        cache_dir = Path(ctx.home) / "llm_cache"
+        budget = Budget.for_run(settings.budget_usd, settings.prices, spec.model, cache_dir,
+                                ctx.run_id) if settings.budget_usd is not None else None
+        return LLMGateway(endpoint, cache_dir, run_id=ctx.run_id, stage=self.name, budget=budget)
 
     def check(self, ctx: BuildContext, stats: StageStats) -> None:
-        """Fail the build when this stage's ledger failures exceed the error budget."""
+        """Stop the build at the budget cap, or when this stage's ledger failures exceed the
+        error budget."""
+        if stats.extra.get("budget_exhausted"):
+            raise BudgetExceeded(
+                f"{self.name}: {stats.extra['budget_exhausted']} ({stats.extra['unsent']} "
+                f"items not sent, {stats.kept} rows written by this stage in this build)")
         items = [r[self.key] for r in self.inputs(ctx)]
         if not items:
             return

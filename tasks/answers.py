@@ -77,6 +77,7 @@ class AnswersStage(LLMStage):
     source, page, question, answer, cot, citations, citations_removed, qtype, difficulty, model,
     fingerprint)."""
 
+    upstream: ClassVar[str | None] = "questions"
     name: ClassVar[str] = "answers"
     reads: ClassVar[tuple[str, ...]] = ("questions", "chunks")
     writes: ClassVar[str] = "samples"

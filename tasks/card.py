@@ -28,6 +28,7 @@ from sftforge.llm.failures import failure_counts
 from sftforge.release.card_render import render_card
 from sftforge.release.gate import GateReport
 from sftforge.release.general_mix import file_sha
+from sftforge.release.facts import release_facts
 from sftforge.release.report import BuildReport
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
@@ -98,12 +99,19 @@ def choose_version(releases: Path, content_hash: str) -> str:
 
 
 def tag_tables(db_uri: str, version: str) -> dict[str, int]:
-    """Tag the current version of every table with the release name; returns the versions."""
+    """Tag the current version of every table with the release name; returns the versions.
+
+    A build that rewrites an existing release (same content) moves its tags to the tables it
+    read, so ``summary.json`` (run id, fingerprints) and the tags describe the same build and
+    ``sftforge export --release`` can rebuild the files from them.
+    """
     versions = store.versions(db_uri)
     for name, ver in versions.items():
         tags = store.connect(db_uri).open_table(name).tags
         if version not in tags.list():
             tags.create(version, ver)
+        elif tags.get_version(version) != ver:
+            tags.update(version, ver)
     return versions
 
 
@@ -182,23 +190,34 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     }
 
 
-def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> dict[str, str]:
-    """Assemble the export rows of this build's kept samples and pick the version; the rows go
-    to ``HOME/runs/<run id>/`` as JSON Lines (a path keeps task inputs small)."""
-    sample_ids = selection.kept(ctx.db_uri, ctx.run_id)
-    samples = release_samples(ctx.db_uri, sample_ids, ctx.fingerprints.get("judge"))
+# Tables the release rows are made from (a re-export reads them at the release's tag).
+RELEASE_TABLES = ("samples", "clean_samples", "splits", "judgements", "selection", "chunks",
+                  "groundings", "question_nodes", "reviews", "dialogues", "preference_pairs")
+
+
+def release_rows(db_uri: str, run_id: str, fingerprints: dict[str, str]) -> list[dict]:
+    """The export rows of build ``run_id``: its kept samples (``release_samples``) with the
+    reviewers' edits, multi-turn follow-ups and DPO pairs it kept."""
+    sample_ids = selection.kept(db_uri, run_id)
+    samples = release_samples(db_uri, sample_ids, fingerprints.get("judge"))
     # Reviewers' edits replace the text (marked human_edited); their rejects were dropped by
     # the review stage already.
-    samples, _ = apply_reviews(samples, review_verdicts(ctx.db_uri))
+    samples, _ = apply_reviews(samples, review_verdicts(db_uri))
     # Multi-turn follow-ups (tasks/dialogues.py) of the samples that have kept ones.
-    turns = turns_for(ctx.db_uri, samples, ctx.fingerprints.get("dialogues"))
+    turns = turns_for(db_uri, samples, fingerprints.get("dialogues"))
+    # DPO pairs this build kept (tasks/preferences.py): rejected answer + judge margin.
+    pairs = pairs_for(db_uri, run_id) if "pairs" in fingerprints else {}
     for s in samples:
         if s["sample_id"] in turns:
             s["turns"] = turns[s["sample_id"]]
-    # DPO pairs this build kept (tasks/preferences.py): rejected answer + judge margin.
-    pairs = pairs_for(ctx.db_uri, ctx.run_id) if "pairs" in ctx.fingerprints else {}
-    for s in samples:
         s.update(pairs.get(s["sample_id"], {}))
+    return samples
+
+
+def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> dict[str, str]:
+    """Assemble the export rows of this build's kept samples and pick the version; the rows go
+    to ``HOME/runs/<run id>/`` as JSON Lines (a path keeps task inputs small)."""
+    samples = release_rows(ctx.db_uri, ctx.run_id, ctx.fingerprints)
     parts: list = [samples, export.model_dump()]
     if export.general.enabled:  # the mixed file's bytes, not just its path, make the content
         parts.append(file_sha(export.general.path))
@@ -224,6 +243,7 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     dropped = summary["drop_reasons"].get("review", {}).get(REVIEW_DROP, 0)
     if feedback := review_feedback(ctx.db_uri, previous, samples, dropped):
         summary["review_feedback"] = feedback
+    summary.update(release_facts(ctx, target, samples))  # sources, models, cost, diff, ...
     summary["table_versions"] = tag_tables(ctx.db_uri, version)
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)

@@ -9,8 +9,9 @@ Two passes over the corpus, in one union-find closure:
    (``sftforge.embedding.near_dup``), edges only between samples of the same language so a translation is
    never dropped as a duplicate of its original.
 
-Every earlier sample with a stored embedding or an earlier ``dedup_clusters`` row (each earlier
-version) takes part, so a new sample that repeats an old one is the one marked. Each cluster keeps
+With ``with_earlier``, every earlier sample with a stored embedding or an earlier
+``dedup_clusters`` row takes part too; the build stage clusters only its own candidates (every
+sample of the documents in its input), so a removed or replaced document never drops a sample. Each cluster keeps
 its best sample (judge score, then longer answer, then smaller id) and the rest point at it.
 Groups for the split use the lower ``group_threshold`` and ignore language, since a translated
 test item leaks as surely as a paraphrased one.
@@ -134,8 +135,10 @@ def earlier_ids(db_uri: str, model: str) -> set[str]:
     return seen | set(embed.stored_keys(db_uri, model)["sample_id"].to_list())
 
 
-def load_universe(db_uri: str, sample_ids: list[str], settings: DedupSettings) -> tuple[pl.DataFrame, str]:
-    """The samples to cluster and the model: ``sample_ids`` (``is_new``) plus earlier ones.
+def load_universe(db_uri: str, sample_ids: list[str], settings: DedupSettings,
+                  with_earlier: bool = True) -> tuple[pl.DataFrame, str]:
+    """The samples to cluster and the model: ``sample_ids`` (``is_new``) plus, when
+    ``with_earlier``, every earlier deduped or embedded one.
 
     Output columns: ``sample_id``, ``question``, ``answer``, ``text``, ``lang``, ``is_new``,
     sorted by ``sample_id`` so every run sees the same order.
@@ -145,7 +148,7 @@ def load_universe(db_uri: str, sample_ids: list[str], settings: DedupSettings) -
     new = kept.filter(pl.col("sample_id").is_in(list(wanted)))
     new_langs = embed.detect_langs(sample_text_series(new).to_list())
     model = embed.choose_embedder(set(new_langs), settings.embedder)
-    pool = wanted | earlier_ids(db_uri, model)
+    pool = wanted | earlier_ids(db_uri, model) if with_earlier else wanted
     frame = kept.filter(pl.col("sample_id").is_in(list(pool))).sort("sample_id")
     text = sample_text_series(frame)
     return frame.with_columns(
@@ -276,15 +279,17 @@ def _stats(frame: pl.DataFrame, rows: pl.DataFrame, groups: pl.DataFrame) -> dic
 
 
 def dedup_samples(db_uri: str, sample_ids: list[str], settings: DedupSettings,
-                  scores: dict[str, float] | None = None) -> dict[str, Any]:
-    """Cluster the kept ``clean_samples`` rows of ``sample_ids`` with every earlier sample.
+                  scores: dict[str, float] | None = None,
+                  with_earlier: bool = True) -> dict[str, Any]:
+    """Cluster the kept ``clean_samples`` rows of ``sample_ids`` with every earlier sample
+    (only with each other when not ``with_earlier``).
 
     Reads ``clean_samples`` (question, answer, kept), ``embeddings_<model>``, earlier
     ``dedup_clusters``/``dedup_groups``; writes ``dedup_clusters`` (sample_id, cluster_id,
     duplicate_of, method, similarity, kept, fingerprint) and ``dedup_groups`` (sample_id,
     group_id, fingerprint), changed rows only. ``scores``: sample_id -> judge overall.
     """
-    frame, model = load_universe(db_uri, sample_ids, settings)
+    frame, model = load_universe(db_uri, sample_ids, settings, with_earlier)
     thr, grp = settings.resolved(model)
     fp = dedup_fingerprint(settings, model)
     embedded = embed.embed_and_store(db_uri, model, dict(zip(frame["sample_id"], frame["text"])))
@@ -386,8 +391,11 @@ class DedupStage(CurationStage):
     """Candidates' ``clean_samples`` (+ judge scores) -> ``dedup_clusters``/``dedup_groups``;
     drops every sample that is not its cluster's best-judged member.
 
-    Global: every build clusters its candidates with every earlier sample, embedding only new
-    texts (``embeddings_<model>``), so it runs every build instead of on pending items.
+    Global: every build clusters all its candidates, embedding only new texts
+    (``embeddings_<model>``), so it runs every build instead of on pending items. Only this
+    build's candidates take part: every sample of a document still in the input is one, so
+    what is left out are samples of removed or replaced documents (and of old fingerprints),
+    which are not in the release and must not drop a sample that is.
     """
 
     name: ClassVar[str] = "dedup"
@@ -400,7 +408,8 @@ class DedupStage(CurationStage):
         judge_fp = ctx.fingerprints.get("judge")
         scores = {s: r["overall"] for s, r in scores_for(ctx.db_uri, ids, judge_fp).items()} \
             if judge_fp else {}
-        stats = dedup_samples(ctx.db_uri, ids, self.settings, scores) if ids else {}
+        stats = dedup_samples(ctx.db_uri, ids, self.settings, scores,
+                              with_earlier=False) if ids else {}
         drops = drop_reasons(ctx.db_uri, ids) if ids else {}
         selection.drop(ctx.db_uri, ctx.run_id, self.name, drops)
         return StageStats(stage=self.name, items_in=len(ids), kept=len(ids) - len(drops),

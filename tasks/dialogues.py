@@ -113,6 +113,7 @@ def clean_turns(turns: list[dict[str, str]], first: tuple[str, str]) -> tuple[li
 class DialoguesStage(LLMStage):
     """Kept ``clean_samples`` + ``chunks`` -> ``dialogues`` (see the module docstring)."""
 
+    upstream: ClassVar[str | None] = "answers"
     name: ClassVar[str] = "dialogues"
     reads: ClassVar[tuple[str, ...]] = ("clean_samples", "samples", "chunks", "selection")
     writes: ClassVar[str] = "dialogues"

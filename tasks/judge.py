@@ -114,6 +114,7 @@ class JudgeStage(LLMStage):
     """Candidates' ``clean_samples`` + ``chunks`` -> ``judgements`` (judgement_id, sample_id,
     clarity, faithfulness, relevance, completeness, overall, reason, injection_suspected)."""
 
+    upstream: ClassVar[str | None] = "answers"
     name: ClassVar[str] = "judge"
     reads: ClassVar[tuple[str, ...]] = ("clean_samples", "samples", "chunks", "selection")
     writes: ClassVar[str] = "judgements"

@@ -70,6 +70,7 @@ def clean_rejected(text: str) -> tuple[str, str, dict[str, int]]:
 class RejectedStage(LLMStage):
     """Kept ``clean_samples`` + ``chunks`` -> ``rejected_answers`` (module docstring)."""
 
+    upstream: ClassVar[str | None] = "answers"
     name: ClassVar[str] = "rejected"
     reads: ClassVar[tuple[str, ...]] = ("clean_samples", "samples", "chunks", "selection")
     writes: ClassVar[str] = "rejected_answers"
@@ -131,6 +132,7 @@ class RejectedJudgeStage(JudgeStage):
     prompt and scores on the rejected answer; ``rejected_id`` added)."""
 
     name: ClassVar[str] = "judge_rejected"
+    upstream: ClassVar[str | None] = "rejected"
     reads: ClassVar[tuple[str, ...]] = ("rejected_answers", "clean_samples", "chunks")
     writes: ClassVar[str] = "rejected_judgements"
     settings: PreferenceSettings = Field(default_factory=PreferenceSettings)

@@ -128,8 +128,19 @@ def release_list(db_uri: str, releases_dir: Path) -> list[dict[str, Any]]:
         rows.append({"version": path.name, "created_at": summary.get("created_at"), "samples": n,
                      "latest": path.name == latest, "status": result["status"],
                      "acceptance_rate": result["acceptance_rate"],
-                     "reviewed": result["reviewed"], "sample_size": result["sample_size"]})
+                     "reviewed": result["reviewed"], "sample_size": result["sample_size"],
+                     **release_counts(summary)})
     return rows
+
+
+def release_counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """Counts of a release from its ``summary.json``: documents, splits, LLM requests, cost and
+    the diff against the previous release (None where an older summary lacks them)."""
+    counts, diff = summary.get("counts", {}), summary.get("diff")
+    return {"documents": counts.get("documents"),
+            "splits": summary.get("distributions", {}).get("splits", {}),
+            "llm_requests": summary.get("llm_requests"), "cost_usd": summary.get("cost_usd"),
+            "diff": {k: diff[k] for k in ("added", "removed", "changed")} if diff else None}
 
 
 def _empty() -> io.StringIO:

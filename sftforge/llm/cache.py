@@ -71,6 +71,7 @@ class RequestCache:
             conn.execute("PRAGMA journal_mode=WAL")
             for ddl in _DDL:
                 conn.execute(ddl)
+            _add_model_column(conn)
 
     def _connect(self) -> sqlite3.Connection:
         # A long busy timeout: several processes of one build may write at the same moment.
@@ -103,14 +104,39 @@ class RequestCache:
         item_id: str,
         status: int = 0,
         tokens: tuple[int, int] = (0, 0),
+        model: str = "",
     ) -> None:
         """Append one row to the request log (``kind`` is ``http`` or ``hit``)."""
         with closing(self._connect()) as conn, conn:
             conn.execute(
                 "INSERT INTO requests (run_id, stage, ts, kind, item_id, status, prompt_tokens,"
-                " completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, stage, _now(), kind, item_id, status, tokens[0], tokens[1]),
+                " completion_tokens, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, stage, _now(), kind, item_id, status, tokens[0], tokens[1], model),
             )
+
+
+def _add_model_column(conn: sqlite3.Connection) -> None:
+    """Request logs written before costs were priced per model lack ``model``: add it."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    if "model" not in columns:
+        conn.execute("ALTER TABLE requests ADD COLUMN model TEXT")
+
+
+def stage_usage(cache_dir: Path, run_id: str) -> list[dict[str, Any]]:
+    """LLM usage of one build run per (stage, model): ``stage``, ``model``, ``requests`` (HTTP
+    requests sent), ``cache_hits``, ``prompt_tokens``, ``completion_tokens``."""
+    path = Path(cache_dir) / DB_NAME
+    if not path.exists():
+        return []
+    RequestCache(Path(cache_dir))  # older logs get the model column first
+    with closing(sqlite3.connect(path, timeout=60)) as conn:
+        rows = conn.execute(
+            "SELECT stage, COALESCE(model, ''), SUM(kind = 'http'), SUM(kind = 'hit'),"
+            " COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)"
+            " FROM requests WHERE run_id = ? GROUP BY stage, model ORDER BY stage, model",
+            (run_id,)).fetchall()
+    return [{"stage": r[0], "model": r[1], "requests": int(r[2] or 0), "cache_hits": int(r[3] or 0),
+             "prompt_tokens": int(r[4]), "completion_tokens": int(r[5])} for r in rows]
 
 
 def run_usage(cache_dir: Path, run_id: str) -> dict[str, int]:

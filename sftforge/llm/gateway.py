@@ -27,6 +27,8 @@ import openai
 import pydantic
 
 from sftforge.llm.cache import CachedReply, RequestCache, request_key, run_usage
+from sftforge.llm.costs import Budget
+from sftforge.llm.limits import limiter_for, request_tokens
 from sftforge.settings import ResolvedEndpoint
 
 __all__ = ["LLMGateway", "LLMJob", "LLMResult", "run_usage", "schema_instruction"]
@@ -205,8 +207,9 @@ class LLMGateway:
     """
 
     def __init__(self, endpoint: ResolvedEndpoint, cache_dir: Path, run_id: str = "",
-                 stage: str = "", base_backoff_s: float = 1.0, max_backoff_s: float = 30.0) -> None:
-        self.endpoint = endpoint
+                 stage: str = "", base_backoff_s: float = 1.0, max_backoff_s: float = 30.0,
+                 budget: Budget | None = None) -> None:
+        self.endpoint, self.budget = endpoint, budget  # budget: stop sending once spent
         self.cache = RequestCache(Path(cache_dir))
         self.run_id, self.stage = run_id, stage
         self.base_backoff_s, self.max_backoff_s = base_backoff_s, max_backoff_s
@@ -237,6 +240,8 @@ class LLMGateway:
     def _count(self, **deltas: int) -> None:
         with _LOCK:
             self.usage.update({key: self.usage[key] + n for key, n in deltas.items()})
+            if self.budget is not None and "prompt_tokens" in deltas:
+                self.budget.charge(deltas["prompt_tokens"], deltas.get("completion_tokens", 0))
 
     def build_request(self, job: LLMJob) -> dict[str, Any]:
         """The chat-completions request body for ``job`` (also what the cache key hashes)."""
@@ -259,7 +264,7 @@ class LLMGateway:
             await asyncio.wait([in_flight[key]])
         hit = self.cache.get(key)
         if hit is not None:
-            self.cache.log(self.run_id, self.stage, "hit", job.item_id)
+            self.cache.log(self.run_id, self.stage, "hit", job.item_id, model=self.endpoint.model)
             self._count(cache_hits=1)
             return LLMResult(job.item_id, hit.value, hit.reasoning, hit.raw, None, 0, True)
         in_flight[key] = asyncio.get_running_loop().create_future()
@@ -324,13 +329,24 @@ class LLMGateway:
     async def _post(self, state: tuple, body: dict[str, Any], item_id: str) -> _Try:
         """Send ``body`` with retries; the semaphore is held only while a request is in flight."""
         tries = max(0, self.endpoint.max_retries) + 1
-        tokens = [0, 0]
+        tokens, ep = [0, 0], self.endpoint
+        limiter = limiter_for(ep.base_url, ep.model, ep.rpm, ep.tpm)
+        estimate = request_tokens(body)
         for attempt in range(1, tries + 1):
+            if limiter is not None:  # waits outside the semaphore: no slot held while waiting
+                await limiter.acquire(estimate)
             async with state[1]:
+                # Checked with the slot held, so requests queued behind it see its cost.
+                if self.budget is not None and self.budget.exhausted():
+                    got = _Try(reason=self.budget.message())  # never sent: nothing logged
+                    break
                 got = await self._send_once(state[0], body)
             used = _usage_of(got.response)
+            if limiter is not None:
+                limiter.settle(estimate, used[0] + used[1])
             tokens = [tokens[0] + used[0], tokens[1] + used[1]]
-            self.cache.log(self.run_id, self.stage, "http", item_id, got.status, used)
+            self.cache.log(self.run_id, self.stage, "http", item_id, got.status, used,
+                           self.endpoint.model)
             self._count(requests_sent=1, prompt_tokens=used[0], completion_tokens=used[1])
             if got.response is not None or not got.retryable or attempt == tries:
                 break

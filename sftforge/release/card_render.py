@@ -14,6 +14,7 @@ from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
 from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 from sftforge.release.card_extras import extra_sections  # noqa: E402
+from sftforge.release.card_sections import extra_parts, front_matter  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
 
@@ -139,7 +140,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         "## Files", _table(summary["files"], ("file", "rows")),
         *(["## Release gate", f"Scanned before publishing: {summary['gate']['summary']}."]
           if "gate" in summary else []),
+        *extra_parts(target, summary, _bar),
     ]
     path = target / "README.md"
-    path.write_text("\n\n".join(parts) + "\n", "utf-8")
+    path.write_text(front_matter(summary) + "\n" + "\n\n".join(parts) + "\n", "utf-8")
     return path

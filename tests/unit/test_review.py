@@ -127,7 +127,8 @@ def test_audit_summary_counts_the_latest_verdict_against_95_percent(tmp_path: Pa
         == (18, 0.9, False, "not accepted")
     assert release_list(db, release.parent) == [{
         "version": release.name, "created_at": None, "samples": 20, "latest": True,
-        "status": "not accepted", "acceptance_rate": 0.9, "reviewed": 20, "sample_size": 20}]
+        "status": "not accepted", "acceptance_rate": 0.9, "reviewed": 20, "sample_size": 20,
+        "documents": None, "splits": {}, "llm_requests": None, "cost_usd": None, "diff": None}]
 
 
 def test_passage_segments_mark_cited_spans() -> None:
