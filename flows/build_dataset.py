@@ -20,6 +20,7 @@ from prefect.runtime import flow_run
 from flows.params import BuildParams, resolve
 from sftforge.llm.endpoints import LLMRuntime
 from sftforge.release.report import BuildReport
+from sftforge.scaleout import scaled
 from sftforge.settings import EndpointSpec, Settings
 from sftforge.stage import BuildContext, Stage, StageStats, plan, run_stage
 from tasks.answers import AnswersStage
@@ -116,7 +117,7 @@ def build_dataset(params: BuildParams) -> dict:
     ctx, stages = plan_build(params, settings, run_id, runtime.endpoints())
     report = BuildReport(run_id=run_id, db_uri=ctx.db_uri, params=params.model_dump(mode="json"))
     try:
-        ctx, done = ingest(ctx, stages["ingest"])
+        ctx, done = scaled(ingest, settings.dask)(ctx, stages["ingest"])
         report.record(done)
         report.quarantined = report.stages["ingest"].extra["quarantined"]
         report.record(generate(ctx, stages["generate"]))
