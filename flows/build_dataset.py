@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 
 from flows.params import BuildParams, resolve
 from sftforge.llm.endpoints import LLMRuntime
+from sftforge.monitoring import publish_artifacts
 from sftforge.release.report import BuildReport
 from sftforge.scaleout import scaled
 from sftforge.settings import EndpointSpec, Settings
@@ -124,4 +125,6 @@ def build_dataset(params: BuildParams) -> dict:
         report.record(curate(ctx, stages["curate"]))
     finally:
         runtime.close()
-    return publish(ctx, stages["publish"], params, report)
+    summary = publish(ctx, stages["publish"], params, report)
+    publish_artifacts(summary)  # stage table, card, release link: in the run's Artifacts tab
+    return summary

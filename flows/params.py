@@ -23,6 +23,8 @@ class BuildParams(SftforgeSources):
     """Parameters of one build (a form in the Prefect UI)."""
 
     input_path: str = Field(description="A document or a folder of documents")
+    recipe: str = Field("", description="The recipe these parameters came from "
+                        "(deployments/recipes/<recipe>.yaml); a label for the card")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
