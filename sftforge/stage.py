@@ -169,6 +169,15 @@ def on_processes() -> bool:
     return run is not None and type(run.task_runner).__name__ in PROCESS_RUNNERS
 
 
+# Tag of LLM stage task runs: a global concurrency limit "tag:sftforge-llm" (infra/bootstrap.py)
+# caps how many run at once across all builds sharing the endpoints; no limit = no effect.
+LLM_TAG = "sftforge-llm"
+
+
+def _tags(stage: Stage) -> set[str]:
+    return {LLM_TAG} if stage.uses_llm else set()
+
+
 def _run_batches(stage: Stage, ctx: BuildContext, items: list[dict[str, Any]],
                  attempt: int) -> list[StageStats]:
     """One task run per batch, in batch order: all submitted at once when the stage is
@@ -178,7 +187,7 @@ def _run_batches(stage: Stage, ctx: BuildContext, items: list[dict[str, Any]],
     for batch in _batches(stage, items):
         named = stage_task.with_options(
             name=stage.name, task_run_name=f"{stage.name}: {stage.label(batch)}"
-            + (f" (retry {attempt})" if attempt else ""))
+            + (f" (retry {attempt})" if attempt else ""), tags=_tags(stage))
         runs.append(named.submit(stage, ctx, batch) if parallel else named(stage, ctx, batch))
     # .result() raises when a task run failed: a failed batch fails the stage, as in-process.
     return [r.result() for r in runs] if parallel else runs

@@ -143,6 +143,18 @@ async def test_deployments_run_on_demand_and_on_arrival(llm_env, tmp_path: Path,
         runs = await _wait_for(finished, "both runs to finish", limit_s=600)
         assert {r.state.type.value for r in runs} == {"COMPLETED"}, [r.state for r in runs]
         await _check_artifacts(client, on_demand.id, tmp_path / "out")
+        await _check_task_runs(client)
+
+
+async def _check_task_runs(client: Any) -> None:
+    """Task runs are named after their work; LLM ones carry the concurrency-limit tag."""
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterTags
+
+    names = {t.name for t in await client.read_task_runs(limit=200)}
+    assert {"ingest: handbook_en.pdf", "ingest: new_zh.pdf", "chunk: new_en.pdf"} <= names
+    tagged = await client.read_task_runs(task_run_filter=TaskRunFilter(
+        tags=TaskRunFilterTags(all_=["sftforge-llm"])))
+    assert {t.name.split(":")[0] for t in tagged} == {"questions", "answers", "judge"}
 
 
 async def _check_artifacts(client: Any, run_id: Any, out: Path) -> None:
