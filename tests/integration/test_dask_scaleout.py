@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from prefect import flow, task
 
 from flows.build_dataset import BuildParams, build_dataset
 from sftforge import store
-from sftforge.settings import Settings
+from sftforge.scaleout import dask_runner, scaled
+from sftforge.settings import DaskSettings, Settings
 from tests.integration.conftest import read_jsonl
 from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
 
@@ -47,3 +50,19 @@ def test_dask_build_exports_the_same_samples(llm_env, tmp_path: Path,
     assert db.startswith(str(tmp_path / "home-dask"))
     assert store.count(db, "documents") == 3
     assert store.count(db, "chunks") == chunks  # writes from both workers lost no row
+
+
+@task
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+@flow
+def _pids() -> list[int]:
+    return [f.result() for f in [_pid.submit(i) for i in range(4)]]
+
+
+def test_local_workers_setting_runs_tasks_in_worker_processes() -> None:
+    assert dask_runner(DaskSettings()) is None  # default: the flow's own runner
+    pids = scaled(_pids, DaskSettings(local_workers=2))()
+    assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
