@@ -17,6 +17,7 @@ so Prefect's own result caching is off for stage tasks.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -183,14 +184,33 @@ def _run_batches(stage: Stage, ctx: BuildContext, items: list[dict[str, Any]],
     """One task run per batch, in batch order: all submitted at once when the stage is
     parallel-safe and the flow runs tasks in processes (Dask), else one after another here."""
     parallel = stage.parallel_safe and on_processes()
+    batches = _batches(stage, items)
     runs: list[Any] = []
-    for batch in _batches(stage, items):
-        named = stage_task.with_options(
-            name=stage.name, task_run_name=f"{stage.name}: {stage.label(batch)}"
-            + (f" (retry {attempt})" if attempt else ""), tags=_tags(stage))
-        runs.append(named.submit(stage, ctx, batch) if parallel else named(stage, ctx, batch))
-    # .result() raises when a task run failed: a failed batch fails the stage, as in-process.
-    return [r.result() for r in runs] if parallel else runs
+    with _batch_progress(stage, len(batches)) as advance:
+        for batch in batches:
+            named = stage_task.with_options(
+                name=stage.name, task_run_name=f"{stage.name}: {stage.label(batch)}"
+                + (f" (retry {attempt})" if attempt else ""), tags=_tags(stage))
+            if parallel:
+                runs.append(named.submit(stage, ctx, batch))
+                continue
+            runs.append(named(stage, ctx, batch))
+            advance(1)
+        if not parallel:
+            return runs
+        done = []
+        for run in runs:  # .result() raises when a task run failed: the stage fails, as in-process
+            done.append(run.result())
+            advance(1)
+        return done
+
+
+def _batch_progress(stage: Stage, batches: int) -> Any:
+    """Progress over a stage's task runs when there are several (LLM stages count their calls
+    instead, inside ``run``)."""
+    if batches < 2 or stage.uses_llm:
+        return nullcontext(lambda n=1: None)
+    return progress.track(f"{stage.name} ({batches} task runs)", batches)
 
 
 def _retried(first: StageStats, retry: StageStats) -> StageStats:
