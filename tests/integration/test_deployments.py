@@ -177,3 +177,35 @@ async def _check_artifacts(client: Any, run_id: Any, out: Path) -> None:
     assert {a.key for a in progress} >= {"progress-questions", "progress-answers",
                                          "progress-ingest", "progress-chunk"}
     assert all(a.data == 100.0 for a in progress)
+
+
+def test_prefect_deploy_accepts_the_generated_prefect_yaml(tmp_path: Path) -> None:
+    """``prefect deploy --all`` (the worker path) creates the same three deployments."""
+    import subprocess
+    import sys
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.settings import get_current_settings
+
+    with get_client(sync_client=True) as client:
+        if not [p for p in client.read_work_pools() if p.name == "sftforge"]:
+            client.create_work_pool(WorkPoolCreate(name="sftforge", type="process"))
+    env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
+           "PYTHONPATH": str(REPO), "SFTFORGE_REPO": str(REPO), "PREFECT_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
+         "--prefect-file", str(PREFECT_YAML)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with get_client(sync_client=True) as client:
+        nightly = client.read_deployment_by_name(f"build_dataset/{RECIPE}-nightly")
+        arrival = client.read_deployment_by_name(f"build_dataset/{RECIPE}-on-arrival")
+        triggers = client.read_resource_related_automations(
+            f"prefect.deployment.{arrival.id}")
+    assert nightly.work_pool_name == "sftforge"
+    assert (nightly.schedules[0].schedule.cron, nightly.schedules[0].schedule.timezone) == (
+        "0 2 * * *", "UTC")
+    assert [t.trigger.expect for t in triggers] == [{INBOX_EVENT}]
+    assert [t.trigger.match.model_dump()["prefect.resource.id"] for t in triggers] == [
+        inbox_resource_id(RECIPE)]
