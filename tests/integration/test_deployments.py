@@ -21,7 +21,7 @@ from deployments.definitions import (
     prefect_yaml,
     runner_deployments,
 )
-from sftforge.watch import INBOX_EVENT, InboxWatcher, inbox_resource_id, watch
+from sftforge.watch import INBOX_EVENT, inbox_resource_id, watch
 from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -43,20 +43,6 @@ def test_parameters_never_hold_a_key_and_the_form_has_the_build_settings() -> No
     form = build_dataset.parameters.model_dump()["definitions"]["BuildParams"]["properties"]
     assert {"input_path", "recipe", "judge", "export", "questions"} <= set(form)
     assert not [p for p in form if "key" in p.lower() or "base_url" in p.lower()]
-
-
-def test_watcher_waits_for_a_burst_to_settle_then_reports_it_once() -> None:
-    watcher = InboxWatcher(settle_s=5, seen={"/in/old.pdf": (10, 1)})
-    assert watcher.poll({"/in/old.pdf": (10, 1)}, now=0) == []  # first look: nothing new
-    burst = {"/in/old.pdf": (10, 1), "/in/a.pdf": (5, 2)}
-    assert watcher.poll(burst, now=1) == []  # just appeared
-    burst = {**burst, "/in/b.md": (7, 3)}
-    assert watcher.poll(burst, now=2) == []  # still arriving
-    assert watcher.poll(burst, now=6) == []  # quiet for 4 s < 5 s
-    assert watcher.poll(burst, now=7) == ["/in/a.pdf", "/in/b.md"]
-    assert watcher.poll(burst, now=20) == []  # reported once
-    changed = {**burst, "/in/a.pdf": (6, 9)}
-    assert watcher.poll(changed, now=21) == [] and watcher.poll(changed, now=26) == ["/in/a.pdf"]
 
 
 async def _wait_for(probe: Any, what: str, limit_s: float = 120.0) -> Any:
