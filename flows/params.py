@@ -24,7 +24,7 @@ class BuildParams(SftforgeSources):
 
     input_path: str = Field(description="A document or a folder of documents")
     recipe: str = Field("", description="The recipe these parameters came from "
-                        "(deployments/recipes/<recipe>.yaml); a label for the card")
+                        "(deployments/recipes/<recipe>.yaml); a label kept in summary.json")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
