@@ -20,7 +20,9 @@ from prefect.runtime import flow_run
 
 from flows.params import BuildParams, resolve
 from sftforge.llm.endpoints import LLMRuntime
+from sftforge.monitoring import publish_artifacts
 from sftforge.release.report import BuildReport
+from sftforge.scaleout import scaled
 from sftforge.settings import EndpointSpec, Settings
 from sftforge.stage import BuildContext, Stage, StageStats, plan, run_stage
 from tasks.answers import AnswersStage
@@ -138,11 +140,13 @@ def build_dataset(params: BuildParams) -> dict:
     ctx, stages = plan_build(params, settings, run_id, runtime.endpoints())
     report = BuildReport(run_id=run_id, db_uri=ctx.db_uri, params=params.model_dump(mode="json"))
     try:
-        ctx, done = ingest(ctx, stages["ingest"])
+        ctx, done = scaled(ingest, settings.dask)(ctx, stages["ingest"])
         report.record(done)
         report.quarantined = report.stages["ingest"].extra["quarantined"]
         report.record(generate(ctx, stages["generate"]))
         report.record(curate(ctx, stages["curate"]))
     finally:
         runtime.close()
-    return publish(ctx, stages["publish"], params, report)
+    summary = publish(ctx, stages["publish"], params, report)
+    publish_artifacts(summary)  # stage table, card, release link: in the run's Artifacts tab
+    return summary

@@ -33,6 +33,8 @@ class BuildParams(SftforgeSources):
     """Parameters of one build (a form in the Prefect UI)."""
 
     input_path: str = Field(description="A document or a folder of documents")
+    recipe: str = Field("", description="The recipe these parameters came from "
+                        "(deployments/recipes/<recipe>.yaml); a label kept in summary.json")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
     quarantine_hidden_instructions: bool = Field(False, description=(
         "Quarantine a document whose hidden text reads as instructions (else: flag it; the "

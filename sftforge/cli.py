@@ -172,10 +172,12 @@ def demo(
 from sftforge.cli_review import register as register_review  # noqa: E402  (review, releases)
 from sftforge.cli_tools import register as register_tools  # noqa: E402  (check, convert)
 from sftforge.cli_ops import register as register_ops  # noqa: E402  (export, diff)
+from sftforge.cli_watch import register as register_watch  # noqa: E402  (watch)
 
 register_tools(app)
 register_review(app)
 register_ops(app)
+register_watch(app)
 
 
 if __name__ == "__main__":

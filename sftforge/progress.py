@@ -1,7 +1,8 @@
 """Progress reporting for long stages.
 
 The CLI installs a rich progress display; stages only call :func:`track`. Without a display
-(a Prefect worker, a notebook) progress goes to the Prefect/standard logger every 10%.
+(a Prefect worker, a notebook) progress goes to the Prefect/standard logger every 10%. Inside a
+Prefect run it also updates a progress artifact (``sftforge.monitoring``), display or not.
 """
 
 from __future__ import annotations
@@ -45,7 +46,28 @@ def _logging_advance(desc: str, total: int) -> Callable[[int], None]:
 
 @contextmanager
 def track(desc: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n=1)`` for a unit of work of ``total`` items labelled ``desc``."""
+    """Yield ``advance(n=1)`` for a unit of work of ``total`` items labelled ``desc``.
+
+    Inside a Prefect run the work also shows as a progress artifact in the UI.
+    """
+    from sftforge.monitoring import progress_reporter
+
+    with _local(desc, total) as local:
+        remote = progress_reporter(desc, total)
+        if remote is None:
+            yield local
+            return
+
+        def both(n: int = 1) -> None:
+            local(n)
+            remote(n)
+
+        yield both
+
+
+@contextmanager
+def _local(desc: str, total: int) -> Iterator[Callable[[int], None]]:
+    """``advance`` on the installed display (the CLI's rich bar), or on the logger."""
     display = _display
     if display is None or total <= 0:
         yield _logging_advance(desc, total)

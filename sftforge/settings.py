@@ -100,6 +100,24 @@ class QuestionSettings(BaseModel):
     max_per_chunk: int = 5
 
 
+class DaskSettings(BaseModel):
+    """Where CPU-heavy stages (parse, chunk) run: in the flow process by default, or on Dask.
+
+    ``address`` (``SFTFORGE_DASK__ADDRESS``, e.g. ``tcp://scheduler:8786``) uses an existing
+    cluster; ``local_workers`` (``SFTFORGE_DASK__LOCAL_WORKERS``) > 0 starts a ``LocalCluster``
+    of that many worker processes for the build. Both unset = in-process (the default).
+    """
+
+    address: str | None = None
+    local_workers: int = 0
+    threads_per_worker: int = 1  # PyMuPDF is not thread-safe: one task per worker process
+
+    @property
+    def enabled(self) -> bool:
+        """True when the build should run parallel-safe stages on Dask."""
+        return bool(self.address) or self.local_workers > 0
+
+
 def _default_home() -> Path:
     return Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser()
 
@@ -160,6 +178,11 @@ class Settings(SftforgeSources):
     # where the joined model file lives (default HOME/models; share it between homes).
     local_llm_threads: int | None = None
     models_dir: Path | None = None
+    # Scale-out of the CPU-heavy stages (see DaskSettings); default: in the flow process.
+    dask: DaskSettings = Field(default_factory=DaskSettings)
+    # Name of a Prefect Secret block holding the LLM API key (read inside tasks when it
+    # exists; else the key comes from SFTFORGE_*_API_KEY). infra/bootstrap.py creates it.
+    api_key_block: str | None = None
 
     @property
     def db_uri(self) -> str:

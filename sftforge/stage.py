@@ -17,11 +17,13 @@ so Prefect's own result caching is off for stage tasks.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from pydantic import BaseModel, Field
 
 from sftforge import progress, selection, store
@@ -93,6 +95,8 @@ class Stage(BaseModel):
     selects: ClassVar[bool] = False  # has a select() that re-applies verdicts every build
     batch_size: ClassVar[int] = 0  # items per task run; 0 = one task run for all
     retry_failed: ClassVar[int] = 0  # extra passes over items that failed in this build
+    # Its batches may run at once in other processes (CPU-bound, no shared state but LanceDB).
+    parallel_safe: ClassVar[bool] = False
 
     def fingerprint(self, ctx: BuildContext) -> str:
         """Hash of everything that changes this stage's output (settings + code version)."""
@@ -151,17 +155,66 @@ def run_stage(stage: Stage, ctx: BuildContext) -> StageStats:
     for attempt in range(1 + stage.retry_failed):
         if attempt and (not stats.failed or not (items := stage.pending(ctx))):
             break  # nothing failed, or the failures are done after all
-        for batch in _batches(stage, items):
-            named = stage_task.with_options(
-                name=stage.name, task_run_name=f"{stage.name}: {stage.label(batch)}"
-                + (f" (retry {attempt})" if attempt else ""))
-            stats = _retried(stats, named(stage, ctx, batch)) if attempt else stats.plus(
-                named(stage, ctx, batch))
+        for result in _run_batches(stage, ctx, items, attempt):
+            stats = _retried(stats, result) if attempt else stats.plus(result)
     if stage.selects:
         named = select_task.with_options(name=stage.name, task_run_name=f"{stage.name}: select")
         stats = _selected(stats, named(stage, ctx))
     stage.check(ctx, stats)
     return stats
+
+
+# Task runners that run each task in a worker process: only there may PyMuPDF work in parallel.
+PROCESS_RUNNERS = frozenset({"DaskTaskRunner", "RayTaskRunner", "ProcessPoolTaskRunner"})
+
+
+def on_processes() -> bool:
+    """True when the current flow run's task runner runs tasks in other processes."""
+    run = FlowRunContext.get()
+    return run is not None and type(run.task_runner).__name__ in PROCESS_RUNNERS
+
+
+# Tag of LLM stage task runs: a global concurrency limit "tag:sftforge-llm" (infra/bootstrap.py)
+# caps how many run at once across all builds sharing the endpoints; no limit = no effect.
+LLM_TAG = "sftforge-llm"
+
+
+def _tags(stage: Stage) -> set[str]:
+    return {LLM_TAG} if stage.uses_llm else set()
+
+
+def _run_batches(stage: Stage, ctx: BuildContext, items: list[dict[str, Any]],
+                 attempt: int) -> list[StageStats]:
+    """One task run per batch, in batch order: all submitted at once when the stage is
+    parallel-safe and the flow runs tasks in processes (Dask), else one after another here."""
+    parallel = stage.parallel_safe and on_processes()
+    batches = _batches(stage, items)
+    runs: list[Any] = []
+    with _batch_progress(stage, len(batches)) as advance:
+        for batch in batches:
+            named = stage_task.with_options(
+                name=stage.name, task_run_name=f"{stage.name}: {stage.label(batch)}"
+                + (f" (retry {attempt})" if attempt else ""), tags=_tags(stage))
+            if parallel:
+                runs.append(named.submit(stage, ctx, batch))
+                continue
+            runs.append(named(stage, ctx, batch))
+            advance(1)
+        if not parallel:
+            return runs
+        done = []
+        for run in runs:  # .result() raises when a task run failed: the stage fails, as in-process
+            done.append(run.result())
+            advance(1)
+        return done
+
+
+def _batch_progress(stage: Stage, batches: int) -> Any:
+    """Progress over a stage's task runs when there are several (LLM stages count their calls
+    instead, inside ``run``)."""
+    if batches < 2 or stage.uses_llm:
+        return nullcontext(lambda n=1: None)
+    return progress.track(f"{stage.name} ({batches} task runs)", batches)
 
 
 def _retried(first: StageStats, retry: StageStats) -> StageStats:

@@ -7,18 +7,32 @@ once per process, so Prefect can hash task inputs and ship tasks to other worker
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable
 
 import lancedb
 import polars as pl
 import pyarrow as pa
+from filelock import FileLock
 
 from sftforge.schemas import key_of, schema_of
 
 # LanceDB commits are optimistic; serialising writes inside one process avoids needless
 # commit-conflict retries when several threads finish at once.
 _WRITE_LOCK = threading.Lock()
+
+
+def _process_lock(db_uri: str) -> AbstractContextManager[object]:
+    """A lock shared by every process writing the local database at ``db_uri`` (Dask workers
+    of one build): a merge_insert that loses a commit race may otherwise fail or lose rows.
+    Object stores (``s3://``...) rely on Lance's own commit conflict handling."""
+    if "://" in db_uri:
+        return nullcontext()
+    path = Path(db_uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path.with_name(path.name + ".write.lock")))
 
 
 @lru_cache(maxsize=16)
@@ -82,7 +96,7 @@ def upsert(
     if data.num_rows == 0:
         return 0
     key = key or key_of(name)
-    with _WRITE_LOCK:
+    with _WRITE_LOCK, _process_lock(db_uri):
         tbl = open_table(db_uri, name, schema)
         (
             tbl.merge_insert(key)
@@ -119,7 +133,7 @@ def delete(db_uri: str, name: str, where: str) -> None:
     """Delete rows of ``name`` matching the SQL predicate ``where`` (no-op if no table)."""
     if not table_exists(db_uri, name):
         return
-    with _WRITE_LOCK:
+    with _WRITE_LOCK, _process_lock(db_uri):
         connect(db_uri).open_table(name).delete(where)
 
 

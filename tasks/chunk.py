@@ -302,6 +302,7 @@ class ChunkStage(Stage):
     reads: ClassVar[tuple[str, ...]] = ("documents",)
     writes: ClassVar[str] = "chunks"
     batch_size: ClassVar[int] = 1
+    parallel_safe: ClassVar[bool] = True  # CPU-bound per document; may run in Dask processes
     settings: ChunkSettings = Field(default_factory=ChunkSettings)
 
     def fingerprint(self, ctx: BuildContext) -> str:

@@ -394,6 +394,7 @@ class IngestStage(Stage):
     writes: ClassVar[str] = "documents"
     batch_size: ClassVar[int] = 1
     selects: ClassVar[bool] = True
+    parallel_safe: ClassVar[bool] = True  # CPU-bound per file; may run in Dask worker processes
     paths: list[str] = Field(default_factory=list)
     # Quarantine (instead of only flag) a file whose hidden text reads as instructions.
     quarantine_hidden_instructions: bool = False

@@ -1,8 +1,9 @@
 """Which endpoint each role talks to, and the embedded model's lifetime within a build.
 
 Endpoints are resolved once per build into :class:`EndpointSpec` s (no keys) that travel in the
-build context; a task reads only the API key itself (:func:`api_key`), so a key never becomes a
-Prefect parameter, a fingerprint part or a log line.
+build context; a task reads only the API key itself (:func:`api_key`: a Prefect Secret block
+when one is configured, else settings), so a key never becomes a Prefect parameter, a
+fingerprint part or a log line.
 """
 
 from __future__ import annotations
@@ -44,8 +45,25 @@ def resolve_endpoints(settings: Settings, embedded_url: str | None) -> dict[str,
 
 
 def api_key(role: str) -> SecretStr:
-    """The API key of ``role``, read from settings inside the task that needs it."""
-    return Settings().endpoint(role, embedded_url=EMBEDDED_NOT_STARTED).api_key
+    """The API key of ``role``, read inside the task that needs it: from the Prefect Secret
+    block named by ``SFTFORGE_API_KEY_BLOCK`` when that block exists, else from settings."""
+    settings = Settings()
+    if settings.api_key_block:
+        key = secret_block_value(settings.api_key_block)
+        if key is not None:
+            return key
+    return settings.endpoint(role, embedded_url=EMBEDDED_NOT_STARTED).api_key
+
+
+def secret_block_value(name: str) -> SecretStr | None:
+    """The value of the Prefect Secret block ``name``, or None when there is no such block."""
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(name, _sync=True)
+    except ValueError:  # Prefect's "Unable to find block document named ..."
+        return None
+    return SecretStr(str(block.get()))
 
 
 class LLMRuntime:

@@ -1,0 +1,1 @@
+"""Deployments of the build flow (see definitions.py)."""
