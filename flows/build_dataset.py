@@ -1,7 +1,7 @@
 """The main flow: a folder of documents -> a versioned, trainer-ready release.
 
     ingest:   ingest -> chunk -> select_chunks
-    generate: questions -> answers
+    generate: questions -> answers (or qa_pairs: one request per chunk, see tasks/qa_pairs.py)
     curate:   candidates -> clean -> judge -> thresholds -> dedup
     publish:  split -> release -> export -> card
 
@@ -31,6 +31,8 @@ from tasks.dedup import DedupStage
 from tasks.export import export_task
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
+from tasks.judge_chunks import ChunkJudgeStage
+from tasks.qa_pairs import generation_stages, resolve_mode
 from tasks.questions import QuestionsStage
 from tasks.select_chunks import ChunkSelectStage
 from tasks.split import SplitStage
@@ -51,12 +53,15 @@ def discover(input_path: str) -> list[str]:
 def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
     """The stages of each subflow, configured from the build parameters."""
     curate = [CandidatesStage(), CleanStage(settings=params.clean)]
+    per_chunk = resolve_mode(params.generation, Settings().uses_embedded_llm) == "per_chunk"
     if params.judge_enabled:
-        curate += [JudgeStage(), ThresholdsStage(settings=params.judge)]
+        curate += [ChunkJudgeStage() if per_chunk else JudgeStage(),
+                   ThresholdsStage(settings=params.judge)]
     return {
         "ingest": [IngestStage(paths=paths), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
-        "generate": [QuestionsStage(settings=params.questions), AnswersStage()],
+        "generate": generation_stages(params.generation, params.questions,
+                                      Settings().uses_embedded_llm),
         "curate": [*curate, DedupStage(settings=params.dedup)],
         "publish": [SplitStage(settings=params.split)],
     }

@@ -15,6 +15,7 @@ from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
 from tasks.export import ExportSettings
 from tasks.judge import JudgeSettings
+from tasks.qa_pairs import GenerationSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
 
@@ -27,6 +28,7 @@ class BuildParams(SftforgeSources):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     judge_enabled: bool = Field(True, description="Score samples with the LLM judge")

@@ -89,6 +89,9 @@ class Stage(BaseModel):
     selects: ClassVar[bool] = False  # has a select() that re-applies verdicts every build
     batch_size: ClassVar[int] = 0  # items per task run; 0 = one task run for all
     retry_failed: ClassVar[int] = 0  # extra passes over items that failed in this build
+    # Names of stages this one stands in for (their fingerprint is this stage's), so readers of
+    # e.g. ``ctx.fp("answers")`` work unchanged when one stage replaces two.
+    provides: ClassVar[tuple[str, ...]] = ()
 
     def fingerprint(self, ctx: BuildContext) -> str:
         """Hash of everything that changes this stage's output (settings + code version)."""
@@ -188,6 +191,7 @@ def plan(ctx: BuildContext, stages: list[Stage]) -> BuildContext:
     fps = dict(ctx.fingerprints)
     for stage in stages:
         fps[stage.name] = stage.fingerprint(ctx.model_copy(update={"fingerprints": fps}))
+        fps.update(dict.fromkeys(stage.provides, fps[stage.name]))
     return ctx.model_copy(update={"fingerprints": fps})
 
 
@@ -265,7 +269,7 @@ class LLMStage(Stage):
                  for r in items}
         rows = [out for r in results if r.ok
                 for out in self.format_output(r.value or {}, by_id[r.item_id], r.reasoning)]
-        store.upsert(ctx.db_uri, self.writes, rows)  # successes are kept even when others failed
+        self.write(ctx, rows)  # successes are kept even when others failed
         failed = [r for r in results if not r.ok]
         docs = {r[self.key]: r.get("doc_id", "") for r in items}
         record_failures(ctx.db_uri, self.name, fp, failed, docs)
@@ -274,6 +278,10 @@ class LLMStage(Stage):
             stage=self.name, items_in=len(items), kept=len(rows), failed=len(failed),
             dropped=_failure_reasons(failed), llm_requests=gateway.usage["requests_sent"],
             cache_hits=gateway.usage["cache_hits"])
+
+    def write(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> None:
+        """Store the rows ``format_output`` made (default: upsert into ``writes``)."""
+        store.upsert(ctx.db_uri, self.writes, rows)
 
     def gateway(self, ctx: BuildContext) -> LLMGateway:
         """The gateway for this stage's role (the key is read here, inside the task)."""
