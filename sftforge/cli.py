@@ -62,6 +62,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
                   f"(cache hits {summary['cache_hits']})")
     for q in summary["quarantined"]:
         console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
+    for warning in summary.get("split_warnings", []):
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     console.print(f"[green]release written to {summary['release_dir']}[/green]")
 
 

@@ -26,6 +26,7 @@ from sftforge.llm.cache import run_usage
 from sftforge.llm.failures import failure_counts
 from sftforge.release.card_render import render_card
 from sftforge.release.report import BuildReport
+from sftforge.release.split_warnings import split_warnings_of
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.export import ExportSettings
@@ -131,6 +132,7 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         "duplicate_clusters": report.stages["dedup"].extra.get("clusters", 0)
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
+        "split_warnings": split_warnings_of(distributions(samples)["splits"], report.params),
         "params": report.params,
     }
 

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sftforge.release.split_warnings import split_warnings_section  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 
 FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
@@ -70,6 +71,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         f"Built {summary['created_at']} from {summary['counts'].get('documents', 0)} documents; "
         f"{summary['counts'].get('exported', 0)} samples exported.",
         *audit_parts(summary),
+        *([split_warnings_section(summary["split_warnings"])]
+          if summary.get("split_warnings") else []),
         "## Counts per stage", _table(summary["counts"], ("stage", "items")),
         *(f"![{name}]({file})" for name, file in plots.items()),
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",
