@@ -32,7 +32,7 @@ class PairVerdict(BaseModel):
     faithfulness: int = Field(ge=1, le=10)
     relevance: int = Field(ge=1, le=10)
     completeness: int = Field(ge=1, le=10)
-    reason: str = Field(max_length=200)
+    reason: str = Field(max_length=150)
     injection: bool = False
 
 

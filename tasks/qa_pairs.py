@@ -29,11 +29,12 @@ from tasks.answers import AnswersStage
 from tasks.questions import Difficulty, QType, QuestionsStage
 
 GenerationMode = Literal["per_question", "per_chunk", "auto"]
-# Every string bound stays under ~1000 characters (llama.cpp grammar limit); reasoning and
-# answers are a little shorter than the per-question stage's so N pairs fit one reply.
-Quote = Annotated[str, Field(max_length=200)]
-# Completion budget per pair (reasoning + answer + citations run ~250-450 tokens on a small model).
-TOKENS_PER_PAIR = 450
+# Every string bound stays under ~1000 characters (llama.cpp grammar limit). On a CPU the
+# generated tokens are most of the cost (~9 tokens/s against ~30 for the prompt), so reasoning,
+# answers and quotes are shorter than the per-question stage's and at most two quotes are asked.
+Quote = Annotated[str, Field(max_length=150)]
+# Completion budget per pair (question + reasoning + answer + quotes run ~150-300 tokens).
+TOKENS_PER_PAIR = 350
 
 
 class GenerationSettings(BaseModel):
@@ -57,9 +58,9 @@ class QAPair(BaseModel):
     question: str = Field(min_length=8, max_length=300)
     qtype: QType
     difficulty: Difficulty
-    reasoning: str = Field(max_length=700)
-    answer: str = Field(min_length=1, max_length=900)
-    citations: list[Quote] = Field(default_factory=list, max_length=3)
+    reasoning: str = Field(max_length=500)
+    answer: str = Field(min_length=1, max_length=700)
+    citations: list[Quote] = Field(default_factory=list, max_length=2)
 
 
 def qa_schema(n: int) -> type[BaseModel]:
