@@ -132,9 +132,12 @@ def demo(
     from sftforge.settings import Settings
 
     if Settings().uses_embedded_llm:
-        # One question per chunk keeps the CPU-only demo near a quarter of an hour.
-        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "1")
-        console.print("embedded local model on CPU: 1 question per chunk for the demo")
+        # Per-chunk generation (generation.mode auto -> per_chunk here) writes a chunk's pairs in
+        # one request and judges them in one more: 3 pairs per chunk cost about what 1 question,
+        # its answer and its judgement cost in three requests (see README, bench/cost_per_sample).
+        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "3")
+        console.print("embedded local model on CPU: up to 3 question-answer pairs per chunk, "
+                      "one generation and one judge request per chunk")
 
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)
