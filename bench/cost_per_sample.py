@@ -127,6 +127,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--models-dir", type=Path, default=Path(tempfile.gettempdir())
                         / "sftforge-bench-models", help="where the embedded model is joined once")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="run only these modes (e.g. each in its own process on a busy "
+                        "machine, so both see the same load; compare the printed figures)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sftforge-bench-"))
     corpus = work / "corpus"
@@ -136,12 +139,13 @@ def main(argv: list[str]) -> int:
           f"model: {args.base_url or 'embedded'}; load average {os.getloadavg()[0]:.1f}",
           flush=True)
     rows = {}
-    for mode in MODES:
+    for mode in args.modes:
         summary = run_build(mode, corpus, work, build_env(mode, args.n, args.base_url,
                                                           args.models_dir))
         rows[mode] = figures(summary)
         print(f"{mode}: {json.dumps(rows[mode])}", flush=True)
-    print(report(rows))
+    if len(rows) == len(MODES):
+        print(report(rows))
     print(f"load average after: {os.getloadavg()[0]:.1f}; work folder: {work}"
           + ("" if args.keep else " (removed)"))
     if not args.keep:

@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model
 
-from sftforge import selection, store
+from sftforge import store
+from sftforge.ids import sha256_text
 from sftforge.llm.prompting import render
 from sftforge.stage import BuildContext, LLMStage
-from tasks.judge import JudgeStage, judge_inputs, judgement_id
+from tasks.judge import JudgeStage, judgement_id
 
 # More pairs than this in one chunk are judged in several requests (prompt and reply stay small).
 MAX_PAIRS_PER_REQUEST = 6
@@ -42,21 +43,26 @@ def verdicts_schema(n: int) -> type[BaseModel]:
                         verdicts=(list[PairVerdict], Field(min_length=n, max_length=n)))
 
 
+def _source_key(row: dict[str, Any]) -> str:
+    # Rows without a chunk (e.g. pairs planted to test the judge) group by their source text.
+    return row.get("chunk_id") or f"text:{sha256_text(row['text'])[:16]}"
+
+
 def group_by_chunk(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Judge inputs (sample + chunk text) -> one row per chunk part: ``group_id``, ``chunk_id``,
-    ``doc_id``, ``text`` and ``samples`` [{sample_id, question, answer}], in chunk order."""
+    """Judge inputs (sample + source ``text``) -> one row per chunk part: ``group_id``,
+    ``chunk_id``, ``doc_id``, ``text`` and ``samples`` (the input rows without ``text``), in
+    chunk order."""
     by_chunk: dict[str, list[dict[str, Any]]] = {}
-    for row in sorted(samples, key=lambda r: (r["chunk_id"], r["sample_id"])):
-        by_chunk.setdefault(row["chunk_id"], []).append(row)
+    for row in sorted(samples, key=lambda r: (_source_key(r), r["sample_id"])):
+        by_chunk.setdefault(_source_key(row), []).append(row)
     groups = []
-    for chunk_id, rows in by_chunk.items():
+    for key, rows in by_chunk.items():
         for part in range(0, len(rows), MAX_PAIRS_PER_REQUEST):
             members = rows[part:part + MAX_PAIRS_PER_REQUEST]
             groups.append({
-                "group_id": chunk_id if part == 0 else f"{chunk_id}:{part}",
-                "chunk_id": chunk_id, "doc_id": members[0]["doc_id"], "text": members[0]["text"],
-                "samples": [{k: m[k] for k in ("sample_id", "question", "answer")}
-                            for m in members]})
+                "group_id": key if part == 0 else f"{key}:{part}", "chunk_id": key,
+                "doc_id": members[0].get("doc_id") or "", "text": members[0]["text"],
+                "samples": [{k: v for k, v in m.items() if k != "text"} for m in members]})
     return groups
 
 
@@ -74,7 +80,8 @@ class ChunkJudgeStage(LLMStage):
     temperature: ClassVar[float | None] = 0.0
 
     def _samples(self, ctx: BuildContext) -> list[dict[str, Any]]:
-        return judge_inputs(ctx.db_uri, selection.kept(ctx.db_uri, ctx.run_id))
+        """What the per-sample judge would judge (the same rows, so nothing is left out)."""
+        return JudgeStage().inputs(ctx)
 
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
         return group_by_chunk(self._samples(ctx))

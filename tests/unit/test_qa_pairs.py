@@ -45,7 +45,18 @@ def test_judge_groups_follow_chunks_and_split_large_chunks() -> None:
     groups = group_by_chunk([_sample("s99", "c1"), *rows])
     assert [g["group_id"] for g in groups] == ["c1", "c2", f"c2:{MAX_PAIRS_PER_REQUEST}"]
     assert [len(g["samples"]) for g in groups] == [1, MAX_PAIRS_PER_REQUEST, 1]
-    assert groups[1]["samples"][0] == {"sample_id": "s00", "question": "qs00", "answer": "as00"}
+    assert groups[1]["samples"][0] == {"sample_id": "s00", "chunk_id": "c2", "doc_id": "d1",
+                                       "question": "qs00", "answer": "as00", "kept": True}
+    assert groups[1]["text"] == "text of c2"
+
+
+def test_rows_without_a_chunk_group_by_their_source_text() -> None:
+    planted = [{"sample_id": f"p{i}", "text": "same source", "question": "q", "answer": "a"}
+               for i in range(2)] + [{"sample_id": "p9", "text": "other", "question": "q",
+                                      "answer": "a"}]
+    groups = group_by_chunk(planted)
+    assert sorted(len(g["samples"]) for g in groups) == [1, 2]
+    assert all(g["doc_id"] == "" and g["group_id"].startswith("text:") for g in groups)
 
 
 def test_prompts_put_the_passage_before_what_differs() -> None:
