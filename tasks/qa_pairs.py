@@ -31,8 +31,10 @@ from tasks.questions import Difficulty, QType, QuestionsStage
 GenerationMode = Literal["per_question", "per_chunk", "auto"]
 # Every string bound stays under ~1000 characters (llama.cpp grammar limit). On a CPU the
 # generated tokens are most of the cost (~9 tokens/s against ~30 for the prompt), so reasoning,
-# answers and quotes are shorter than the per-question stage's and at most two quotes are asked.
-Quote = Annotated[str, Field(max_length=150)]
+# answers and quotes are shorter than the per-question stage's and one quote is asked: measured on
+# the embedded model, pairs with two 150-character quotes and a 500-character reasoning ran to
+# ~195 tokens each (a per-question answer: ~88), the quotes and reasoning filling their bounds.
+Quote = Annotated[str, Field(max_length=120)]
 # Completion budget per pair (question + reasoning + answer + quotes run ~150-300 tokens).
 TOKENS_PER_PAIR = 350
 
@@ -58,9 +60,9 @@ class QAPair(BaseModel):
     question: str = Field(min_length=8, max_length=300)
     qtype: QType
     difficulty: Difficulty
-    reasoning: str = Field(max_length=500)
+    reasoning: str = Field(max_length=400)
     answer: str = Field(min_length=1, max_length=700)
-    citations: list[Quote] = Field(default_factory=list, max_length=2)
+    citations: list[Quote] = Field(default_factory=list, max_length=1)
 
 
 def qa_schema(n: int) -> type[BaseModel]:
