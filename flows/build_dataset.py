@@ -2,6 +2,7 @@
 
     ingest:   ingest -> chunk -> select_chunks
     generate: domain_tree -> ga_pairs -> questions -> tag_nodes -> answers
+              (per-chunk mode: domain_tree -> qa_pairs -> tag_nodes, one request per chunk)
     curate:   candidates -> clean -> grounding -> judge -> thresholds -> dedup -> review
               -> balance -> dialogues -> rejected -> judge_rejected -> pairs (DPO)
     publish:  split -> release -> export -> card -> gate -> publish
@@ -38,6 +39,8 @@ from tasks.grounding import GroundingStage
 from tasks.ingest import IngestStage, supported
 from tasks.judge import JudgeStage, ThresholdsStage
 from tasks.preferences import preference_stages
+from tasks.judge_chunks import ChunkJudgeStage
+from tasks.qa_pairs import QAPairsStage, resolve_mode
 from tasks.questions import QuestionsStage
 from tasks.review import ReviewStage
 from tasks.select_chunks import ChunkSelectStage
@@ -60,21 +63,24 @@ def discover(input_path: str) -> list[str]:
     return sorted(str(p) for p in root.rglob("*") if p.is_file() and supported(p))
 
 
-def stages_of(params: BuildParams, paths: list[str]) -> dict[str, list[Stage]]:
-    """The stages of each subflow, configured from the build parameters."""
+def stages_of(params: BuildParams, paths: list[str], embedded: bool) -> dict[str, list[Stage]]:
+    """The stages of each subflow, configured from the build parameters (``embedded``: the
+    question role runs on the embedded CPU model)."""
+    per_chunk = resolve_mode(params.generation, embedded) == "per_chunk"
     curate = [CandidatesStage(), CleanStage(settings=params.clean),
               GroundingStage(settings=params.grounding)]
     if params.judge_enabled:
-        curate += [JudgeStage(settings=params.judge), ThresholdsStage(settings=params.judge)]
+        judge = ChunkJudgeStage if per_chunk else JudgeStage
+        curate += [judge(settings=params.judge), ThresholdsStage(settings=params.judge)]
+    generate = [QAPairsStage(settings=params.questions)] if per_chunk else [
+        GAPairsStage(settings=params.ga), QuestionsStage(settings=params.questions, plan=params.plan)]
     return {
         "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(
                        params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
-        "generate": [DomainTreeStage(settings=params.domain_tree),
-                     GAPairsStage(settings=params.ga),
-                     QuestionsStage(settings=params.questions, plan=params.plan),
+        "generate": [DomainTreeStage(settings=params.domain_tree), *generate,
                      TagNodesStage(settings=params.tags),
-                     AnswersStage(**params.answers.model_dump())],
+                     *([] if per_chunk else [AnswersStage(**params.answers.model_dump())])],
         "curate": [*curate, DedupStage(settings=params.dedup), ReviewStage(),
                    *([BalanceStage(settings=params.balance)] if params.balance.enabled else []),
                    DialoguesStage(settings=params.dialogues),
@@ -88,7 +94,7 @@ def plan_build(params: BuildParams, settings: Settings, run_id: str,
     """The build's context (every stage's fingerprint computed once) and its stages."""
     ctx = BuildContext(db_uri=settings.db_uri, home=str(settings.home), run_id=run_id,
                        endpoints=endpoints, error_budget=settings.error_budget)
-    stages = stages_of(params, discover(params.input_path))
+    stages = stages_of(params, discover(params.input_path), endpoints["question"].embedded)
     return plan(ctx, [s for group in stages.values() for s in group]), stages
 
 

@@ -20,6 +20,7 @@ from tasks.gate import GateSettings
 from tasks.grounding import GroundingSettings
 from tasks.judge import JudgeSettings
 from tasks.preferences import PreferenceSettings
+from tasks.qa_pairs import GenerationSettings
 from tasks.select_chunks import ChunkSelectionSettings
 from tasks.split import SplitSettings
 from sftforge.question_plan import PlanSettings
@@ -43,6 +44,7 @@ class BuildParams(SftforgeSources):
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
     answers: AnswerSettings = Field(default_factory=AnswerSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     grounding: GroundingSettings = Field(default_factory=GroundingSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)

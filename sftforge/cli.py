@@ -67,6 +67,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     _print_judge_check(summary.get("judge_self_check"))
     if "gate" in summary:
         console.print(f"release gate: {summary['gate']['summary']}")
+    for warning in summary.get("split_warnings", []):
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     console.print(f"[green]release written to {summary['release_dir']}[/green]")
 
 
@@ -159,9 +161,12 @@ def demo(
     from sftforge.settings import Settings
 
     if Settings().uses_embedded_llm:
-        # One question per chunk keeps the CPU-only demo near a quarter of an hour.
-        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "1")
-        console.print("embedded local model on CPU: 1 question per chunk for the demo")
+        # Per-chunk generation (generation.mode auto -> per_chunk here) writes a chunk's pairs in
+        # one request and judges them in one more: 3 pairs per chunk cost about what 1 question,
+        # its answer and its judgement cost in three requests (see README, bench/cost_per_sample).
+        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "3")
+        console.print("embedded local model on CPU: up to 3 question-answer pairs per chunk, "
+                      "one generation and one judge request per chunk")
 
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)

@@ -97,6 +97,9 @@ class Stage(BaseModel):
     retry_failed: ClassVar[int] = 0  # extra passes over items that failed in this build
     # Its batches may run at once in other processes (CPU-bound, no shared state but LanceDB).
     parallel_safe: ClassVar[bool] = False
+    # Names of stages this one stands in for (their fingerprint is this stage's), so readers of
+    # e.g. ``ctx.fp("answers")`` work unchanged when one stage replaces two.
+    provides: ClassVar[tuple[str, ...]] = ()
 
     def fingerprint(self, ctx: BuildContext) -> str:
         """Hash of everything that changes this stage's output (settings + code version)."""
@@ -245,6 +248,7 @@ def plan(ctx: BuildContext, stages: list[Stage]) -> BuildContext:
     fps = dict(ctx.fingerprints)
     for stage in stages:
         fps[stage.name] = stage.fingerprint(ctx.model_copy(update={"fingerprints": fps}))
+        fps.update(dict.fromkeys(stage.provides, fps[stage.name]))
     return ctx.model_copy(update={"fingerprints": fps})
 
 
@@ -329,7 +333,7 @@ class LLMStage(Stage):
                  for r in items}
         rows = [out for r in results if r.ok
                 for out in self.format_output(r.value or {}, by_id[r.item_id], r.reasoning)]
-        store.upsert(ctx.db_uri, self.writes, rows)  # successes are kept even when others failed
+        self.write(ctx, rows)  # successes are kept even when others failed
         failed = [r for r in results if not r.ok]
         # Items the budget stopped were never asked: not failures, pending for the next build.
         unsent = [r for r in failed if (r.error or "").startswith("budget exhausted")]
@@ -342,6 +346,10 @@ class LLMStage(Stage):
             dropped=_failure_reasons(failed), llm_requests=gateway.usage["requests_sent"],
             cache_hits=gateway.usage["cache_hits"],
             extra={"budget_exhausted": unsent[0].error, "unsent": len(unsent)} if unsent else {})
+
+    def write(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> None:
+        """Store the rows ``format_output`` made (default: upsert into ``writes``)."""
+        store.upsert(ctx.db_uri, self.writes, rows)
 
     def gateway(self, ctx: BuildContext) -> LLMGateway:
         """The gateway for this stage's role (the key is read here, inside the task)."""

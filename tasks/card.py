@@ -30,6 +30,7 @@ from sftforge.release.gate import GateReport
 from sftforge.release.general_mix import file_sha
 from sftforge.release.facts import release_facts
 from sftforge.release.report import BuildReport
+from sftforge.release.split_warnings import split_warnings_of
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.dialogues import turns_for
@@ -181,6 +182,7 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         "duplicate_clusters": report.stages["dedup"].extra.get("clusters", 0)
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
+        "split_warnings": split_warnings_of(distributions(samples)["splits"], report.params),
         "params": report.params,
         **{k: export_stats[k] for k in ("general_mix", "dialogues", "preferences")
            if export_stats.get(k)},

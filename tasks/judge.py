@@ -60,7 +60,8 @@ def judgement_id(sample: dict[str, Any], fp: str) -> str:
 
 def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
     """Cleaned kept samples (sample_id, question, answer, ...) joined with their source chunk
-    (``doc_id``, ``text``), sorted by sample id."""
+    (``doc_id``, ``chunk_id``, ``text``), sorted by chunk then sample id: requests about one
+    passage go back to back, so a server's prompt cache reuses the passage."""
     if not sample_ids:
         return []
     clean = store.read(db_uri, "clean_samples", where=store.sql_in("sample_id", sample_ids))
@@ -71,7 +72,7 @@ def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
     chunks = store.read(db_uri, "chunks", where=store.sql_in("chunk_id", chunk_ids),
                         columns=["chunk_id", "text"])
     frame = clean.drop("fingerprint").join(links, on="sample_id").join(chunks, on="chunk_id")
-    return frame.sort("sample_id").to_dicts()
+    return frame.sort(["chunk_id", "sample_id"]).to_dicts()
 
 
 def scores_for(db_uri: str, sample_ids: list[str], fp: str) -> dict[str, dict]:

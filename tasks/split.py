@@ -38,6 +38,9 @@ class SplitSettings(pydantic.BaseModel):
     group_by_document: bool = False
     # Changing the salt reshuffles every group that is not yet recorded in ``splits``.
     salt: str = "sftforge-split-v1"
+    # The card and the CLI warn when a split with a ratio > 0 gets fewer exported samples than
+    # this (0 = never); it does not change how samples are assigned.
+    min_per_split: int = pydantic.Field(1, ge=0)
 
     @pydantic.model_validator(mode="after")
     def _ratios_sum_to_one(self) -> "SplitSettings":

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
 from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
+from sftforge.release.split_warnings import split_warnings_section  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 from sftforge.release.card_extras import extra_sections  # noqa: E402
 from sftforge.release.card_sections import extra_parts, front_matter  # noqa: E402
@@ -121,6 +122,8 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
            f"reasoning chain ({summary['distributions']['cot_removed']})."
            if summary["distributions"].get("cot_removed") else "."),
         *audit_parts(summary),
+        *([split_warnings_section(summary["split_warnings"])]
+          if summary.get("split_warnings") else []),
         "## Counts per stage", _table(summary["counts"], ("stage", "items")),
         *(f"![{name}]({file})" for name, file in plots.items()),
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",

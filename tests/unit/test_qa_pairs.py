@@ -1,0 +1,67 @@
+"""Per-chunk generation and judging: schemas, mode choice and grouping (no LLM)."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from sftforge.llm.prompting import render
+from tasks.judge_chunks import MAX_PAIRS_PER_REQUEST, group_by_chunk, verdicts_schema
+from tasks.qa_pairs import GenerationSettings, qa_schema, resolve_mode
+from tests.unit.test_llm_stages import _string_bounds
+
+
+@pytest.mark.parametrize("model", [qa_schema(5), verdicts_schema(MAX_PAIRS_PER_REQUEST)])
+def test_per_chunk_schemas_bound_every_string_for_llama_cpp(model: type) -> None:
+    bounds = _string_bounds(model.model_json_schema())
+    assert bounds and all(b is not None and b <= 1000 for b in bounds), bounds
+
+
+def test_qa_schema_wants_exactly_n_pairs() -> None:
+    pair = {"question": "What does a WAF block?", "qtype": "factual", "difficulty": "easy",
+            "reasoning": "r", "answer": "Malicious requests.", "citations": []}
+    assert len(qa_schema(2).model_validate({"pairs": [pair, pair]}).pairs) == 2
+    for wrong in ([pair], [pair, pair, pair]):
+        with pytest.raises(pydantic.ValidationError):
+            qa_schema(2).model_validate({"pairs": wrong})
+
+
+@pytest.mark.parametrize("mode,embedded,expected", [
+    ("auto", True, "per_chunk"), ("auto", False, "per_question"),
+    ("per_question", True, "per_question"), ("per_chunk", False, "per_chunk"),
+])
+def test_auto_mode_is_per_chunk_on_the_embedded_model(mode: str, embedded: bool,
+                                                      expected: str) -> None:
+    assert resolve_mode(GenerationSettings(mode=mode), embedded) == expected
+
+
+def _sample(sid: str, chunk: str) -> dict:
+    return {"sample_id": sid, "chunk_id": chunk, "doc_id": "d1", "text": f"text of {chunk}",
+            "question": f"q{sid}", "answer": f"a{sid}", "kept": True}
+
+
+def test_judge_groups_follow_chunks_and_split_large_chunks() -> None:
+    rows = [_sample(f"s{i:02d}", "c2") for i in range(MAX_PAIRS_PER_REQUEST + 1)]
+    groups = group_by_chunk([_sample("s99", "c1"), *rows])
+    assert [g["group_id"] for g in groups] == ["c1", "c2", f"c2:{MAX_PAIRS_PER_REQUEST}"]
+    assert [len(g["samples"]) for g in groups] == [1, MAX_PAIRS_PER_REQUEST, 1]
+    assert groups[1]["samples"][0] == {"sample_id": "s00", "chunk_id": "c2", "doc_id": "d1",
+                                       "question": "qs00", "answer": "as00", "kept": True}
+    assert groups[1]["text"] == "text of c2"
+
+
+def test_rows_without_a_chunk_group_by_their_source_text() -> None:
+    planted = [{"sample_id": f"p{i}", "text": "same source", "question": "q", "answer": "a"}
+               for i in range(2)] + [{"sample_id": "p9", "text": "other", "question": "q",
+                                      "answer": "a"}]
+    groups = group_by_chunk(planted)
+    assert sorted(len(g["samples"]) for g in groups) == [1, 2]
+    assert all(g["doc_id"] == "" and g["group_id"].startswith("text:") for g in groups)
+
+
+def test_prompts_put_the_passage_before_what_differs() -> None:
+    # The shared part (system + passage) first, so a server's prompt cache can reuse it.
+    user = render("judge_chunks", text="中文段落。", pairs=[{"question": "问？", "answer": "答。"}])[1]
+    assert user["content"].startswith("<source>\n中文段落。\n</source>")
+    qa = render("qa_pairs", text="Passage.", heading_path="A", n=2, language_name="English")[1]
+    assert qa["content"].index("<passage>") < qa["content"].index("Write exactly 2")
