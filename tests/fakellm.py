@@ -34,6 +34,7 @@ FAULT_KINDS = {
     # like real models and gateways (see tests/fakellm_realism.py):
     *realism.ANSWER_FAULTS, *realism.SCHEMA_FAULTS, "json_in_prose", "repetition",
     "error_body", "html_502", "reset",
+    "error_body_key",  # a 200 whose error body echoes the presented key (secret audits)
 }
 _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
 
@@ -101,6 +102,12 @@ class FakeLLM:
         """POST /chat/completions received so far."""
         with self._lock:
             return self._count
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered (a killed client's may still be pending)."""
+        with self._lock:
+            return self._in_flight
 
     def add_fault(self, kind: str, times: int = 1, match: str | tuple[str, ...] | None = None,
                   retry_after: float | None = None) -> None:
@@ -171,6 +178,10 @@ class FakeLLM:
             return 503, {}, {"error": {"message": "server stopping"}}
         if kind in _TRANSPORT_FAULTS:
             return _TRANSPORT_FAULTS[kind]
+        if kind == "error_body_key":
+            key = auth.removeprefix("Bearer ")
+            return 200, {}, {"error": {"message": f"Quota exceeded for API key {key}",
+                                       "type": "insufficient_quota", "code": 429}}
         reply = self._reply(body, kind)
         _apply_content_fault(kind, reply, body)
         if self.reasoning:
