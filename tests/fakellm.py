@@ -87,11 +87,16 @@ class FakeLLM:
         self.timeout_sleep_s, self.latency_s = timeout_sleep_s, latency_s
         self.peak_in_flight = 0
         self._in_flight = 0
+        # rendezvous=k: each request waits (up to rendezvous_wait_s) until k are in flight at
+        # once, so a client's concurrency shows in peak_in_flight without timing luck.
+        self.rendezvous, self.rendezvous_wait_s = 0, 30.0
+        self._group = 0
         self.responder: Callable[[dict[str, Any]], str | dict[str, Any]] | None = None
         self.log: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
         self._count = 0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -158,6 +163,7 @@ class FakeLLM:
         with self._lock:
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            self._meet()
         try:
             if self.latency_s:
                 self._stopping.wait(self.latency_s)
@@ -165,6 +171,17 @@ class FakeLLM:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _meet(self) -> None:
+        """With ``rendezvous``: wait until that many requests are in flight (lock held)."""
+        if not self.rendezvous:
+            return
+        group = self._group
+        if self._in_flight >= self.rendezvous:
+            self._group += 1  # this request completes a group: release every waiter
+            self._arrived.notify_all()
+            return
+        self._arrived.wait_for(lambda: self._group != group, timeout=self.rendezvous_wait_s)
 
     def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict | Raw]:
         authorized = self.api_key is None or auth == f"Bearer {self.api_key}"

@@ -106,7 +106,7 @@ def test_429_retry_after_frees_the_slot_while_waiting(fake: FakeLLM, tmp_path: P
     async def patient_sleep(seconds: float) -> None:
         # Stands in for the 30 s Retry-After wait: ends as soon as the other job is done, which
         # can only happen if this waiting job does not hold the single concurrency slot.
-        for _ in range(300):
+        for _ in range(6000):  # a bound for a broken gateway only: 60 s
             if quick_done.is_set():
                 break
             await asyncio.sleep(0.01)
@@ -135,8 +135,11 @@ def test_429_real_wait_then_success(fake: FakeLLM, tmp_path: Path) -> None:
 
 
 def test_concurrency_limit_holds(tmp_path: Path) -> None:
-    with FakeLLM(latency_s=0.1) as fake:
-        results = gateway(fake, tmp_path, concurrency=2).run(
+    # Each request waits until 2 are in flight: a client sending 1 at a time shows peak 1 (after
+    # the wait), one sending more shows more; no sleep decides the outcome.
+    with FakeLLM() as fake:
+        fake.rendezvous = 2
+        results = gateway(fake, tmp_path, concurrency=2, timeout_s=60.0).run(
             [job(str(i), f"{EN} item{i}") for i in range(6)])
         assert all(r.ok for r in results) and fake.peak_in_flight == 2
 
