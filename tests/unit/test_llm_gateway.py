@@ -135,12 +135,13 @@ def test_429_real_wait_then_success(fake: FakeLLM, tmp_path: Path) -> None:
 
 
 def test_concurrency_limit_holds(tmp_path: Path) -> None:
-    # Each request waits until 2 are in flight: a client sending 1 at a time shows peak 1 (after
-    # the wait), one sending more shows more; no sleep decides the outcome.
+    # Each request is held until 3 are in flight (or 3 s pass): a client that keeps its limit of
+    # 2 never gets there (both of a pair wait, so they overlap: peak 2); a client that breaks it
+    # is caught holding 3 or more at once. No sleep length decides the outcome.
     with FakeLLM() as fake:
-        fake.rendezvous = 2
+        fake.rendezvous, fake.rendezvous_wait_s = 3, 3.0
         results = gateway(fake, tmp_path, concurrency=2, timeout_s=60.0).run(
-            [job(str(i), f"{EN} item{i}") for i in range(6)])
+            [job(str(i), f"{EN} item{i}") for i in range(4)])
         assert all(r.ok for r in results) and fake.peak_in_flight == 2
 
 
