@@ -123,6 +123,11 @@ class FakeLLM:
         with self._lock:
             self._faults.append(_Fault(kind, times, match, retry_after))
 
+    def clear_faults(self) -> None:
+        """Forget every scripted fault: the endpoint is healthy again."""
+        with self._lock:
+            self._faults.clear()
+
     def start(self) -> "FakeLLM":
         """Serve on a free port of 127.0.0.1 in a daemon thread."""
         self._stopping.clear()

@@ -17,7 +17,7 @@ from tests.integration.cli_process import cli_env, run_cli
 from tests.integration.conftest import read_jsonl
 from tests.integration.tiny_corpus import tiny_corpus
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "patient_client")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SYSTEM_STARTS = {"questions": "You write exam questions", "answers": "You are a domain expert",

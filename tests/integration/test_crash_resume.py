@@ -17,7 +17,7 @@ from sftforge.llm.cache import request_key
 from tests.integration.cli_process import cli_env, start_cli
 from tests.integration.tiny_corpus import tiny_corpus
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "patient_client")
 
 ANSWER_PROMPT = "You are a domain expert"  # the answers stage's system prompt starts so
 

@@ -7,17 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from flows.build_dataset import BuildParams, build_dataset
 from sftforge import store
-from sftforge.cli import app
 from sftforge.llm.cache import request_key
 from sftforge.settings import Settings
+from tests.integration.cli_process import cli_env, run_cli
 from tests.integration.conftest import read_jsonl
 from tests.integration.tiny_corpus import tiny_corpus
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "patient_client")
 
 QUESTION_PROMPT = "You write exam questions"  # the questions stage's system prompt starts so
 
@@ -44,10 +43,11 @@ def test_fixed_fault_rebuild_sends_only_the_failed_item_and_its_downstream(
                  if "## Traversal" in c["text"]]
     assert [(r["stage"], r["item_id"]) for r in ledger] == [("questions", traversal[0])]
     before = len(llm_env.log)
-    old = {r["sample_id"]: r["split"] for r in read_jsonl(Path(first["release_dir"]) / "samples.jsonl")}
+    old = {r["sample_id"]: r["split"]
+           for r in read_jsonl(Path(first["release_dir"]) / "samples.jsonl")}
     assert old
 
-    llm_env._faults.clear()  # the endpoint is fixed
+    llm_env.clear_faults()  # the endpoint is fixed
     second = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
     sent = llm_env.log[before:]
     # Exactly the failed item and what follows from it: its question, that question's answer,
@@ -65,17 +65,18 @@ def test_fixed_fault_rebuild_sends_only_the_failed_item_and_its_downstream(
     assert {sid: new[sid]["split"] for sid in old} == old, "earlier samples changed split"
 
 
-def _build_cli(corpus: Path, out: Path) -> object:
-    return CliRunner().invoke(app, ["build", str(corpus), "--out", str(out)])
+def _build_cli(corpus: Path, out: Path) -> tuple[int, str]:
+    """(exit code, output) of ``sftforge build`` in its own process, as a user runs it."""
+    return run_cli(["build", str(corpus), "--out", str(out)], cli_env(out.parent / "home"))
 
 
 def test_default_error_budget_tolerates_one_failed_chunk_of_four(llm_env, tmp_path: Path) -> None:
     corpus = tiny_corpus(tmp_path)
     llm_env.add_fault("broken_json", times=-1, match=(QUESTION_PROMPT, "## Redirects"))
-    result = _build_cli(corpus, tmp_path / "out")
+    code, output = _build_cli(corpus, tmp_path / "out")
     # 1 of 4 = 25%, which is not above the default budget of 0.25
-    assert result.exit_code == 0, result.output
-    assert "release written to" in result.output
+    assert code == 0, output[-3000:]
+    assert "release written to" in output
     assert store.count(Settings().db_uri, "failures") == 1
 
 
@@ -83,9 +84,9 @@ def test_default_error_budget_fails_two_failed_chunks_of_four(llm_env, tmp_path:
     corpus = tiny_corpus(tmp_path)
     llm_env.add_fault("broken_json", times=-1, match=(QUESTION_PROMPT, "## Redirects"))
     llm_env.add_fault("broken_json", times=-1, match=(QUESTION_PROMPT, "## Clickjacking"))
-    result = _build_cli(corpus, tmp_path / "out")
-    assert result.exit_code == 1, result.output
-    message = " ".join(result.output.split())  # rich wraps long lines
+    code, output = _build_cli(corpus, tmp_path / "out")
+    assert code == 1, output[-3000:]
+    message = " ".join(output.split())  # rich wraps long lines
     assert "build failed: questions: 2 of 4 items failed (50% > error budget 25%)" in message
     assert "SFTFORGE_ERROR_BUDGET" in message
     assert not (tmp_path / "out" / "releases").exists() or not any(

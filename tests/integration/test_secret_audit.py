@@ -21,7 +21,7 @@ from tests.integration.cli_process import cli_env, run_cli
 from tests.integration.conftest import SECRET, files_containing
 from tests.integration.tiny_corpus import tiny_corpus
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "patient_client")
 
 
 def _prefect_db_dir() -> Path:

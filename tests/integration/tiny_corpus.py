@@ -44,3 +44,4 @@ def tiny_corpus(root: Path, sections: tuple[str, ...] = tuple(SECTIONS)) -> Path
     corpus.mkdir(parents=True, exist_ok=True)
     tiny_pdf(corpus / "notes.pdf", sections)
     return corpus
+
