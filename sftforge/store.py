@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 from filelock import FileLock
 
-from sftforge.schemas import key_of, schema_of
+from sftforge.schemas import TABLES, key_of, schema_of
 
 # LanceDB commits are optimistic; serialising writes inside one process avoids needless
 # commit-conflict retries when several threads finish at once.
@@ -75,6 +75,17 @@ def _add_missing_columns(tbl: Any, schema: pa.Schema) -> Any:
     return tbl
 
 
+def _current(db_uri: str, name: str) -> Any:
+    """Open existing table ``name`` for a read, first adding the columns its schema gained since
+    the database was written: a query naming one must not fail on an older database."""
+    tbl = connect(db_uri).open_table(name)
+    declared = TABLES.get(name)  # tables named at run time (embeddings_<model>) keep theirs
+    if declared is None or set(declared[1].names) <= set(tbl.schema.names):
+        return tbl
+    with _WRITE_LOCK:
+        return open_table(db_uri, name)
+
+
 def _to_arrow(rows: Iterable[dict[str, Any]] | pa.Table, schema: pa.Schema) -> pa.Table:
     if isinstance(rows, pa.Table):
         return rows.select(schema.names).cast(schema)
@@ -118,7 +129,7 @@ def read(
         empty = schema_of(name).empty_table()
         frame = pl.from_arrow(empty)
         return frame.select(columns) if columns else frame
-    tbl = connect(db_uri).open_table(name)
+    tbl = _current(db_uri, name)
     if where is None and columns is None:
         return pl.from_arrow(tbl.to_arrow())
     query = tbl.search().limit(None)
@@ -133,15 +144,16 @@ def delete(db_uri: str, name: str, where: str) -> None:
     """Delete rows of ``name`` matching the SQL predicate ``where`` (no-op if no table)."""
     if not table_exists(db_uri, name):
         return
+    tbl = _current(db_uri, name)
     with _WRITE_LOCK, _process_lock(db_uri):
-        connect(db_uri).open_table(name).delete(where)
+        tbl.delete(where)
 
 
 def count(db_uri: str, name: str, where: str | None = None) -> int:
     """Number of rows in ``name`` (0 if it does not exist)."""
     if not table_exists(db_uri, name):
         return 0
-    return connect(db_uri).open_table(name).count_rows(where)
+    return _current(db_uri, name).count_rows(where)
 
 
 def sql_in(column: str, values: Iterable[str]) -> str:

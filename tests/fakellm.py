@@ -35,6 +35,7 @@ FAULT_KINDS = {
     # like real models and gateways (see tests/fakellm_realism.py):
     *realism.ANSWER_FAULTS, *realism.SCHEMA_FAULTS, "json_in_prose", "repetition",
     "error_body", "html_502", "reset",
+    "error_body_key",  # a 200 whose error body echoes the presented key (secret audits)
 }
 _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
 
@@ -87,11 +88,16 @@ class FakeLLM:
         self.timeout_sleep_s, self.latency_s = timeout_sleep_s, latency_s
         self.peak_in_flight = 0
         self._in_flight = 0
+        # rendezvous=k: each request waits (up to rendezvous_wait_s) until k are in flight at
+        # once, so a client's concurrency shows in peak_in_flight without timing luck.
+        self.rendezvous, self.rendezvous_wait_s = 0, 30.0
+        self._group = 0
         self.responder: Callable[[dict[str, Any]], str | dict[str, Any]] | None = None
         self.log: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
         self._count = 0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -103,6 +109,12 @@ class FakeLLM:
         with self._lock:
             return self._count
 
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered (a killed client's may still be pending)."""
+        with self._lock:
+            return self._in_flight
+
     def add_fault(self, kind: str, times: int = 1, match: str | tuple[str, ...] | None = None,
                   retry_after: float | None = None) -> None:
         """Give the next ``times`` requests (-1 = all) whose messages contain ``match`` (every
@@ -111,6 +123,11 @@ class FakeLLM:
             raise ValueError(f"unknown fault {kind!r}; known: {sorted(FAULT_KINDS)}")
         with self._lock:
             self._faults.append(_Fault(kind, times, match, retry_after))
+
+    def clear_faults(self) -> None:
+        """Forget every scripted fault: the endpoint is healthy again."""
+        with self._lock:
+            self._faults.clear()
 
     def start(self) -> "FakeLLM":
         """Serve on a free port of 127.0.0.1 in a daemon thread."""
@@ -152,6 +169,7 @@ class FakeLLM:
         with self._lock:
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            self._meet()
         try:
             if self.latency_s:
                 self._stopping.wait(self.latency_s)
@@ -159,6 +177,17 @@ class FakeLLM:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _meet(self) -> None:
+        """With ``rendezvous``: wait until that many requests are in flight (lock held)."""
+        if not self.rendezvous:
+            return
+        group = self._group
+        if self._in_flight >= self.rendezvous:
+            self._group += 1  # this request completes a group: release every waiter
+            self._arrived.notify_all()
+            return
+        self._arrived.wait_for(lambda: self._group != group, timeout=self.rendezvous_wait_s)
 
     def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], dict | Raw]:
         authorized = self.api_key is None or auth == f"Bearer {self.api_key}"
@@ -172,6 +201,10 @@ class FakeLLM:
             return 503, {}, {"error": {"message": "server stopping"}}
         if kind in _TRANSPORT_FAULTS:
             return _TRANSPORT_FAULTS[kind]
+        if kind == "error_body_key":
+            key = auth.removeprefix("Bearer ")
+            return 200, {}, {"error": {"message": f"Quota exceeded for API key {key}",
+                                       "type": "insufficient_quota", "code": 429}}
         reply = self._reply(body, kind)
         _apply_content_fault(kind, reply, body)
         if self.reasoning:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import unicodedata
 import sys
 from pathlib import Path
 
 import pytest
 
+from sftforge import store
 from sftforge.demo_corpus import render_markdown_pdf
 from sftforge.llm.local import local_llm_available
+from sftforge.text import detect_lang
 
 pytestmark = pytest.mark.e2e
 
@@ -39,10 +43,29 @@ def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
                           timeout=1500)
 
 
+def _fold(text: str) -> str:
+    """Letters, digits and CJK only, NFKC and lower case: how a quote is compared to its span."""
+    return re.sub(r"[^\w]", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def _check_citations(rows: list[dict], chunks: dict[str, str]) -> int:
+    """Assert every exported citation's span holds its quote; return how many there are."""
+    seen = 0
+    for row in rows:
+        text = chunks[row["chunk_id"]]
+        for c in row.get("citations") or []:
+            span = _fold(text[c["start"]:c["end"]])
+            parts = [_fold(p) for p in re.split(r"\.\.\.|…", c["quote"]) if _fold(p)]
+            assert 0 <= c["start"] < c["end"] and parts and all(p in span for p in parts), (
+                f"citation {c} does not point at its quote in chunk {row['chunk_id']}")
+            seen += 1
+    return seen
+
+
 def test_build_with_the_embedded_model(tmp_path: Path) -> None:
     ok, why = local_llm_available()
-    if not ok:
-        pytest.skip(why)
+    if not ok:  # a missing model is a broken install, not a reason to skip the proof
+        pytest.fail(why)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     render_markdown_pdf(EN, corpus / "clickjacking.pdf", title="Clickjacking")
@@ -62,6 +85,16 @@ def test_build_with_the_embedded_model(tmp_path: Path) -> None:
     assert rows, f"nothing exported: {summary['drop_reasons']} {summary['failures']}"
     assert all(r["doc_id"] and r["page"] >= 1 and r["question"] and r["answer"] for r in rows)
     assert list(release.glob("alpaca*.jsonl")) and list(release.glob("sharegpt*.jsonl"))
+    by_source = {src: [r for r in rows if r["source"] == src]
+                 for src in ("clickjacking.pdf", "traversal_zh.pdf")}
+    assert all(by_source.values()), f"a language made no sample: {summary['drop_reasons']}"
+    for row in by_source["traversal_zh.pdf"]:
+        assert detect_lang(row["question"] + row["answer"]) == "zh", row
+    for row in by_source["clickjacking.pdf"]:
+        assert detect_lang(row["question"] + row["answer"]) == "en", row
+    chunks = {c["chunk_id"]: c["text"] for c in
+              store.read(str(tmp_path / "home" / "lancedb"), "chunks").to_dicts()}
+    assert _check_citations(rows, chunks) > 0, "no citation was located in its chunk"
 
     again = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
     assert again.returncode == 0, again.stderr[-4000:]

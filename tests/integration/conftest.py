@@ -42,6 +42,14 @@ def llm_env(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM, sftforge_home: P
     return fake_llm
 
 
+@pytest.fixture()
+def patient_client(llm_env: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
+    """``llm_env`` with a 30 s client timeout: tests that count requests exactly must not see a
+    retry because a busy machine answered slower than ``llm_env``'s 1.5 s."""
+    monkeypatch.setenv("SFTFORGE_LLM_TIMEOUT_S", "30")
+    return llm_env
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Rows of a JSON Lines file."""
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]

@@ -106,7 +106,7 @@ def test_429_retry_after_frees_the_slot_while_waiting(fake: FakeLLM, tmp_path: P
     async def patient_sleep(seconds: float) -> None:
         # Stands in for the 30 s Retry-After wait: ends as soon as the other job is done, which
         # can only happen if this waiting job does not hold the single concurrency slot.
-        for _ in range(300):
+        for _ in range(6000):  # a bound for a broken gateway only: 60 s
             if quick_done.is_set():
                 break
             await asyncio.sleep(0.01)
@@ -135,9 +135,13 @@ def test_429_real_wait_then_success(fake: FakeLLM, tmp_path: Path) -> None:
 
 
 def test_concurrency_limit_holds(tmp_path: Path) -> None:
-    with FakeLLM(latency_s=0.1) as fake:
-        results = gateway(fake, tmp_path, concurrency=2).run(
-            [job(str(i), f"{EN} item{i}") for i in range(6)])
+    # Each request is held until 3 are in flight (or 3 s pass): a client that keeps its limit of
+    # 2 never gets there (both of a pair wait, so they overlap: peak 2); a client that breaks it
+    # is caught holding 3 or more at once. No sleep length decides the outcome.
+    with FakeLLM() as fake:
+        fake.rendezvous, fake.rendezvous_wait_s = 3, 3.0
+        results = gateway(fake, tmp_path, concurrency=2, timeout_s=60.0).run(
+            [job(str(i), f"{EN} item{i}") for i in range(4)])
         assert all(r.ok for r in results) and fake.peak_in_flight == 2
 
 
