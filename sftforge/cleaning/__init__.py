@@ -1,1 +1,1 @@
-"""Text cleaning: Unicode normalisation, language/script statistics and PII scrubbing."""
+"""Text cleaning: Unicode normalisation, language/script statistics, PII scrubbing, prompt-injection detection and references to "the passage"."""

@@ -1,1 +1,1 @@
-"""Parsing: PDF pages into blocks in reading order (headings, paragraphs, tables, code), running headers removed."""
+"""Parsing: PDF pages into blocks in reading order (headings, paragraphs, tables, footnotes), running headers and hidden text removed; EPUB books through the same page reader."""

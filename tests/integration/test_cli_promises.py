@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server", "patient_client")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SYSTEM_STARTS = {"questions": "You write exam questions", "answers": "You are a domain expert",
-                 "judge": "You are a strict reviewer"}
+                 "judge": "You are a strict reviewer", "tree": "You organise a corpus"}
 
 
 def _role(body: dict) -> str:
@@ -58,7 +58,7 @@ def test_no_judge_sends_no_judge_request(llm_env, tmp_path: Path) -> None:
     args = ["build", str(tiny_corpus(tmp_path)), "--out", str(out), "--no-judge"]
     code, output = run_cli(args, cli_env(tmp_path / "home"))
     assert code == 0, output[-3000:]
-    assert sorted({_role(b) for b in llm_env.log}) == ["answers", "questions"]
+    assert sorted({_role(b) for b in llm_env.log}) == ["answers", "questions", "tree"]
     release = _release(out)
     samples = read_jsonl(release / "samples.jsonl")
     assert samples and all(not r.get("scores") for r in samples)
@@ -78,7 +78,7 @@ def test_role_settings_from_environment_and_toml(llm_env, monkeypatch, tmp_path:
     code, output = run_cli(["build", str(tiny_corpus(tmp_path)), "--out", str(out)], cli_env(home))
     assert code == 0, output[-3000:]
     models = {(_role(b), b["model"]) for b in llm_env.log}
-    assert models == {("questions", "fake-model"), ("answers", "answer-model-from-toml"),
+    assert models == {("tree", "fake-model"), ("questions", "fake-model"), ("answers", "answer-model-from-toml"),
                       ("judge", "judge-model-from-env")}
     chunks = store.read(str(home / "lancedb"), "chunks").to_dicts()
     # 4 sections of 62-68 tokens (4 chunks by default): a 30-token target cuts each in 3

@@ -25,7 +25,7 @@ def _role(body: dict) -> str:
     """Which stage sent ``body``, from its system prompt."""
     system = body["messages"][0]["content"]
     for role, start in (("questions", QUESTION_PROMPT), ("answers", "You are a domain expert"),
-                        ("judge", "You are a strict reviewer")):
+                        ("judge", "You are a strict reviewer"), ("tree", "You organise a corpus")):
         if system.startswith(start):
             return role
     return "other"
@@ -34,6 +34,7 @@ def _role(body: dict) -> str:
 def test_fixed_fault_rebuild_sends_only_the_failed_item_and_its_downstream(
         llm_env, tmp_path: Path) -> None:
     corpus, out = tiny_corpus(tmp_path), tmp_path / "out"
+    llm_env.answers = "grounded"  # answers that pass cleaning and grounding, so each is judged
     # The questions request of one chunk (of 4) fails on every try: 25%, within the budget.
     llm_env.add_fault("broken_json", times=-1, match=(QUESTION_PROMPT, "## Traversal"))
     first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
