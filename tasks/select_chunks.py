@@ -51,8 +51,6 @@ class ChunkSelectionSettings(BaseModel):
     back_share: float = Field(0.25, ge=0, le=1, description="Share of pages that is 'back'")
     boilerplate_min_docs: int = Field(2, ge=2, description="Documents a paragraph must be in")
     min_body_tokens: int = Field(100, ge=0, description="Body tokens that keep a mixed chunk")
-    llm_check: bool = Field(False, description="Ask an LLM about chunks the rules cannot decide "
-                                               "(sftforge.chunk_kinds.llm_check); off by default")
 
     @field_validator("force_in", "force_out")
     @classmethod
