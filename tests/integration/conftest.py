@@ -26,7 +26,9 @@ def llm_env(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM, sftforge_home: P
     monkeypatch.setenv("SFTFORGE_LLM_BASE_URL", fake_llm.base_url)
     monkeypatch.setenv("SFTFORGE_LLM_MODEL", "fake-model")
     monkeypatch.setenv("SFTFORGE_LLM_API_KEY", SECRET)
-    monkeypatch.setenv("SFTFORGE_LLM_TIMEOUT_S", "1.5")
+    # Patient: a busy 2-core machine must not turn slow replies into retries that change
+    # request counts; the one test of timeouts sets a short one itself.
+    monkeypatch.setenv("SFTFORGE_LLM_TIMEOUT_S", "30")
     monkeypatch.setenv("SFTFORGE_LLM_MAX_RETRIES", "2")
     # The scripted replies (and the tests written against them) are JSON built from the request's
     # schema; a remote endpoint would get free-text answers (tasks/answers.py), tested on its own.

@@ -164,9 +164,10 @@ async def _check_artifacts(client: Any, run_id: Any, out: Path) -> None:
     # Progress artifacts belong to the task runs of the LLM stages (in the generate subflow).
     progress = [a for a in await client.read_artifacts() if a.type == "progress"]
     # ... and of stages with several task runs (the on-arrival build ingests 2 files).
-    assert {a.key for a in progress} >= {"progress-questions", "progress-answers",
-                                         "progress-ingest", "progress-chunk"}
-    assert all(a.data == 100.0 for a in progress)
+    # (The session's server also holds other tests' runs, e.g. one a budget cap stopped half
+    # way: each key must have reached 100% here, not every run on the server.)
+    done = {a.key for a in progress if a.data == 100.0}
+    assert done >= {"progress-questions", "progress-answers", "progress-ingest", "progress-chunk"}
 
 
 def test_prefect_deploy_accepts_the_generated_prefect_yaml(tmp_path: Path) -> None:

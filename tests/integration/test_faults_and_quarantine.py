@@ -79,6 +79,7 @@ def test_llm_faults_end_in_samples_or_the_failure_ledger(llm_env, monkeypatch, t
     good_english_pdf(corpus / "good.pdf")
     llm_env.add_fault("429", times=2, retry_after=1)
     llm_env.add_fault("500", times=2)
+    monkeypatch.setenv("SFTFORGE_LLM_TIMEOUT_S", "1.5")  # the timeout fault stalls 3 s
     llm_env.add_fault("timeout", times=1)
     llm_env.add_fault("repairable_json", times=2)
     # Persistent faults on chosen items: they can only end in the ledger.
