@@ -76,7 +76,8 @@ def test_second_build_with_more_documents_keeps_every_split(llm_env, tmp_path: P
     second = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
     after = {r["sample_id"]: r for r in read_jsonl(Path(second["release_dir"]) / "samples.jsonl")}
     assert second["version"] != first["version"]
-    assert {after[s]["source"] for s in after} >= {"en.pdf", "zh.pdf", "ssrf.pdf"}
+    assert {after[s]["source"] for s in after} >= {"en.pdf", "zh.pdf", "ssrf.pdf"}, (
+        second["drop_reasons"], second["counts"], first["counts"])
     moved = {s: (before[s], after[s]["split"]) for s in before if s in after and after[s]["split"] != before[s]}
     assert moved == {}
     assert set(before) <= set(after)
