@@ -40,6 +40,8 @@ test: install $(VENV)/.browser
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/dedup.py --quick
+	$(PY) bench/llm_throughput.py
+	$(PY) bench/incremental.py
 
 clean-data:
 	rm -rf .sftforge sftforge-out
