@@ -61,11 +61,15 @@ def _review_with_keyboard(page, n: int) -> None:
     page.keyboard.press("a")
     page.wait_for_function(f"document.getElementById('progress').textContent === '1 / {n}'")
     page.keyboard.press("r")
+    page.locator("#reject-panel").wait_for(state="visible")
     page.keyboard.press("2")
+    page.wait_for_function("document.activeElement === document.getElementById('note')")
     page.keyboard.type("答案与原文不符")
+    page.wait_for_function("document.getElementById('note').value === '答案与原文不符'")
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.getElementById('progress').textContent === '2 / {n}'")
     page.keyboard.press("e")
+    page.locator("#edit-panel").wait_for(state="visible")
     page.keyboard.press("Tab")  # question box -> answer box
     page.keyboard.press("Control+A")
     page.keyboard.type(EDITED)
@@ -90,6 +94,7 @@ def test_review_in_browser_feeds_the_next_release(llm_env, browser, tmp_path: Pa
     session = ReviewSession(db, release.name, items, "tester")
     with running(create_app(session)) as base:
         page = browser.new_page()
+        page.set_default_timeout(90_000)  # a busy 2-core machine builds and serves slowly
         page.goto(f"{base}/?token={session.token}")
         first = items[0]
         chunk = store.read(db, "chunks", where=f"chunk_id = '{first['chunk_id']}'").to_dicts()[0]
