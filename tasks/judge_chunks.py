@@ -19,22 +19,17 @@ from sftforge import store
 from sftforge.ids import sha256_text
 from sftforge.llm.prompting import render
 from sftforge.stage import BuildContext, LLMStage
-from tasks.judge import JudgeSettings, JudgeStage, judgement_id
+from tasks.judge import JudgeSettings, JudgeStage, Verdict, judgement_id
 
 # More pairs than this in one chunk are judged in several requests (prompt and reply stay small).
 MAX_PAIRS_PER_REQUEST = 6
 
 
-class PairVerdict(BaseModel):
+class PairVerdict(Verdict):
     """The judge's scores for one pair of the chunk (a shorter reason than the single judge's,
     so N verdicts fit one reply)."""
 
-    clarity: int = Field(ge=1, le=10)
-    faithfulness: int = Field(ge=1, le=10)
-    relevance: int = Field(ge=1, le=10)
-    completeness: int = Field(ge=1, le=10)
     reason: str = Field(max_length=150)
-    injection: bool = False
 
 
 def verdicts_schema(n: int) -> type[BaseModel]:
