@@ -35,7 +35,7 @@ demo: install
 	$(VENV)/bin/sftforge demo
 
 test: install $(VENV)/.browser
-	$(VENV)/bin/pytest -q -rs -m "not browser"
+	$(VENV)/bin/pytest -q -rs
 
 bench: install
 	$(PY) bench/ingest.py

@@ -92,7 +92,7 @@ def _decorate(path: Path, header: str | None, page_numbers: bool, toc: list[list
         doc.set_toc(toc)
     if title:
         doc.set_metadata({"title": title})
-    doc.save(path, incremental=True, encryption=pymupdf.PDF_ENCRYPT_KEEP)
+    doc.save(path, incremental=True, encryption=pymupdf.PDF_ENCRYPT_KEEP, no_new_id=True)
     doc.close()
 
 

@@ -119,7 +119,7 @@ def good_english_pdf(path: Path, toc: bool = True) -> Path:
              "cookies from another machine."]
     for i, line in enumerate(lines):
         page.insert_text((30, 80 + 14 * i), line, fontname="helv", fontsize=10)
-    doc.save(path, incremental=True, encryption=pymupdf.PDF_ENCRYPT_KEEP)
+    doc.save(path, incremental=True, encryption=pymupdf.PDF_ENCRYPT_KEEP, no_new_id=True)
     doc.close()
     return path
 
@@ -163,7 +163,7 @@ def image_only_pdf(path: Path) -> Path:
     doc = pymupdf.open()
     for _ in range(2):
         doc.new_page(width=300, height=200).insert_image(pymupdf.Rect(0, 0, 300, 200), pixmap=pix)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     return path
 
 
@@ -175,7 +175,7 @@ def garbled_pdf(path: Path) -> Path:
         page = doc.new_page()
         page.insert_textbox(pymupdf.Rect(50, 50, 550, 800), text[start:start + 400],
                             fontname="helv", fontsize=10)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     return path
 
 
@@ -239,7 +239,7 @@ def panel_table_pdf(path: Path) -> Path:
         page.insert_text((64, 300), text["below"], fontname=font, fontsize=9)
         if lang == "en":
             page.insert_text((20, 470), OFF_PAGE_TEXT, fontname=font, fontsize=9)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
     return path
 
@@ -340,7 +340,7 @@ def book_pdf(path: Path, lang: str = "en") -> Path:
         if n in book["footnotes"]:
             writer.append((40, 540), book["footnotes"][n], font=font, fontsize=7)
         writer.write_text(page)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
     return path
 
@@ -422,6 +422,6 @@ def hidden_text_pdf(path: Path) -> Path:
         page.insert_text((72, 405), banner, color=(1, 1, 1), **kw)
         page.insert_textbox(pymupdf.Rect(72, 440, w - 72, 560), visible, fontsize=11,
                             fontname=font)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
     return path

@@ -89,6 +89,8 @@ def test_review_in_browser_feeds_the_next_release(llm_env, browser, tmp_path: Pa
     db = Settings().db_uri
     samples = read_jsonl(release / "samples.jsonl")
     ids = ensure_audit(db, release, seed=0)
+    # The keyboard walk needs an accept, a reject and an edit.
+    assert len(ids) >= 3, (release / "README.md").read_text("utf-8")
     assert sorted(ids) == sorted(r["sample_id"] for r in samples)  # under 100: all of them
     items = load_items(db, release, ids)
     session = ReviewSession(db, release.name, items, "tester")
