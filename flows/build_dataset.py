@@ -21,11 +21,12 @@ from prefect.runtime import flow_run
 
 from flows.params import BuildParams, resolve
 from sftforge.llm.endpoints import LLMRuntime
+from sftforge.llm.limits import check_strict
 from sftforge.monitoring import publish_artifacts
 from sftforge.release.report import BuildReport
 from sftforge.scaleout import scaled
 from sftforge.settings import EndpointSpec, Settings
-from sftforge.stage import BuildContext, Stage, StageStats, plan, run_stage
+from sftforge.stage import LLM_TAG, BuildContext, Stage, StageStats, plan, run_stage
 from tasks.answers import AnswersStage
 from tasks.candidates import CandidatesStage
 from tasks.card import card_task, publish_task, release_task
@@ -143,6 +144,8 @@ def build_dataset(params: BuildParams) -> dict:
     params, settings = resolve(params), Settings()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     runtime = LLMRuntime(settings, run_id)
+    if settings.llm_limits_strict:
+        check_strict(runtime.endpoints(), f"tag:{LLM_TAG}")
     ctx, stages = plan_build(params, settings, run_id, runtime.endpoints())
     report = BuildReport(run_id=run_id, db_uri=ctx.db_uri, params=params.model_dump(mode="json"))
     try:

@@ -97,6 +97,7 @@ def build(
     _prepare_env(home)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
+    from sftforge.llm.limits import MissingLimit
     from sftforge.release.gate import GateFailed
     from sftforge.stage import BudgetExceeded, ErrorBudgetExceeded
 
@@ -121,6 +122,9 @@ def build(
         except BudgetExceeded as exc:
             console.print(f"[red]build stopped at the budget cap: {exc}[/red]")
             raise typer.Exit(3)
+        except MissingLimit as exc:
+            console.print(f"[red]build not started: {exc}[/red]")
+            raise typer.Exit(2)
         finally:
             progress.install(None)
     _print_summary(summary)
@@ -162,11 +166,13 @@ def demo(
 
     if Settings().uses_embedded_llm:
         # Per-chunk generation (generation.mode auto -> per_chunk here) writes a chunk's pairs in
-        # one request and judges them in one more: 3 pairs per chunk cost about what 1 question,
-        # its answer and its judgement cost in three requests (see README, bench/cost_per_sample).
-        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "3")
-        console.print("embedded local model on CPU: up to 3 question-answer pairs per chunk, "
-                      "one generation and one judge request per chunk")
+        # one request and judges them in one more, so more pairs per chunk cost only their
+        # generated tokens: a pair per 80 passage tokens (3-5 per demo chunk) instead of per 150
+        # (see README, bench/cost_per_sample).
+        os.environ.setdefault("SFTFORGE_QUESTIONS__TOKENS_PER_QUESTION", "80")
+        os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "5")
+        console.print("embedded local model on CPU: a question-answer pair per 80 passage "
+                      "tokens (up to 5 per chunk), one generation and one judge request per chunk")
 
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)

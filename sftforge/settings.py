@@ -165,6 +165,9 @@ class Settings(SftforgeSources):
     llm_json_mode: JsonMode | None = None
     llm_rpm: int | None = Field(None, gt=0)
     llm_tpm: int | None = Field(None, gt=0)
+    # Strict limits: a remote role without an RPM/TPM limit, or a Prefect server without the
+    # LLM task concurrency limit (infra/bootstrap.py), stops the build before any request.
+    llm_limits_strict: bool = False
     question: LLMEndpoint = Field(default_factory=LLMEndpoint)
     answer: LLMEndpoint = Field(default_factory=LLMEndpoint)
     judge: LLMEndpoint = Field(default_factory=LLMEndpoint)

@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Awaitable, Callable
 
+from sftforge.settings import EndpointSpec
 from sftforge.text import estimate_tokens
 
 Clock = Callable[[], float]
@@ -112,3 +113,31 @@ def limiter_for(base_url: str, model: str, rpm: int | None, tpm: int | None) -> 
         if key not in _LIMITERS:
             _LIMITERS[key] = RateLimiter(rpm, tpm)
         return _LIMITERS[key]
+
+
+class MissingLimit(RuntimeError):
+    """A strict build found a limit it needs unset; the message says which and how to set it."""
+
+
+def check_strict(endpoints: dict[str, EndpointSpec], concurrency_limit: str) -> None:
+    """Strict limits (``SFTFORGE_LLM_LIMITS_STRICT``): every remote role has an RPM or TPM limit
+    and the Prefect server has the global concurrency limit ``concurrency_limit``; otherwise
+    raise :class:`MissingLimit` naming what to set. The embedded model needs no limit."""
+    missing = [f"{role} ({ep.model} at {ep.base_url})" for role, ep in endpoints.items()
+               if not ep.embedded and not (ep.rpm or ep.tpm)]
+    if missing:
+        raise MissingLimit(
+            f"strict limits: no RPM/TPM limit for {', '.join(missing)}. Set SFTFORGE_LLM_RPM / "
+            "SFTFORGE_LLM_TPM (or per role, e.g. SFTFORGE_ANSWER__RPM), or turn "
+            "SFTFORGE_LLM_LIMITS_STRICT off.")
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(concurrency_limit)
+        except ObjectNotFound:
+            raise MissingLimit(
+                f"strict limits: the Prefect server has no global concurrency limit "
+                f"{concurrency_limit!r}. Create it with `python infra/bootstrap.py --llm-slots N "
+                "--no-key`, or turn SFTFORGE_LLM_LIMITS_STRICT off.") from None

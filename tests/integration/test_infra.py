@@ -26,6 +26,7 @@ def test_bootstrap_sets_the_llm_limit_and_the_key_secret() -> None:
     assert ensure_llm_limit(2) == name == "tag:sftforge-llm"  # re-running updates it
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(name).limit == 2
+        client.delete_global_concurrency_limit_by_name(name)  # later tests run unlimited
     store_api_key("sftforge-bootstrap-test", "  sk-bootstrap-1  ")
     assert Secret.load("sftforge-bootstrap-test", _sync=True).get() == "sk-bootstrap-1"
     with pytest.raises(SystemExit, match="empty API key"):
