@@ -73,7 +73,7 @@ def stages_of(params: BuildParams, paths: list[str], embedded: bool) -> dict[str
     if params.judge_enabled:
         judge = ChunkJudgeStage if per_chunk else JudgeStage
         curate += [judge(settings=params.judge), ThresholdsStage(settings=params.judge)]
-    generate = [QAPairsStage(settings=params.questions)] if per_chunk else [
+    generate = [QAPairsStage(settings=params.questions, plan=params.plan)] if per_chunk else [
         GAPairsStage(settings=params.ga), QuestionsStage(settings=params.questions, plan=params.plan)]
     return {
         "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(

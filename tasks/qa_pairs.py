@@ -23,10 +23,11 @@ from sftforge.ids import child_id
 from sftforge.llm.endpoints import language_name
 from sftforge.llm.gateway import LLMJob
 from sftforge.llm.prompting import render
+from sftforge.question_plan import PlanSettings
 from sftforge.settings import QuestionSettings
 from sftforge.stage import BuildContext, LLMStage, Stage
 from tasks.answers import AnswersStage
-from tasks.questions import Difficulty, QType, QuestionsStage
+from tasks.questions import QuestionsStage
 
 GenerationMode = Literal["per_question", "per_chunk", "auto"]
 # Every string bound stays under ~1000 characters (llama.cpp grammar limit). On a CPU the
@@ -58,8 +59,6 @@ class QAPair(BaseModel):
     """One question with its reasoning, answer and supporting quotes."""
 
     question: str = Field(min_length=8, max_length=300)
-    qtype: QType
-    difficulty: Difficulty
     reasoning: str = Field(max_length=400)
     answer: str = Field(min_length=1, max_length=700)
     citations: list[Quote] = Field(default_factory=list, max_length=1)
@@ -83,10 +82,12 @@ class QAPairsStage(LLMStage):
     prompt: ClassVar[str] = "qa_pairs"
     key: ClassVar[str] = "chunk_id"
     settings: QuestionSettings = Field(default_factory=QuestionSettings)
+    plan: PlanSettings = Field(default_factory=PlanSettings)
 
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
-        """The chunks the questions stage would ask about, in document order."""
-        return QuestionsStage(settings=self.settings).inputs(ctx)
+        """The chunks the questions stage would ask about, in document order, each with its
+        planned (type, difficulty) slots."""
+        return QuestionsStage(settings=self.settings, plan=self.plan).inputs(ctx)
 
     def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
         have = store.read(ctx.db_uri, "samples", columns=["chunk_id"], where=(
@@ -108,16 +109,19 @@ class QAPairsStage(LLMStage):
 
     def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
         return render("qa_pairs", text=row["text"], heading_path=row["heading_path"],
-                      n=self.count(row), language_name=language_name(row.get("lang")))
+                      n=self.count(row), language_name=language_name(row.get("lang")),
+                      slots=row["slots"])
 
     def format_output(self, value: dict[str, Any], row: dict[str, Any],
                       reasoning: str = "") -> list[dict[str, Any]]:
-        """``samples`` rows of one chunk (plus ``idx``, the question's index, for ``write``)."""
+        """``samples`` rows of one chunk (plus ``idx``, the question's index, for ``write``).
+        Type and difficulty are the planned ones of the slot, whatever the model wrote."""
         fp, rows = row["output_fingerprint"], []
         for idx, pair in enumerate(value["pairs"]):
             question_id = child_id(row["chunk_id"], fp, idx)
+            qtype, difficulty = row["slots"][idx]
             question = {"question_id": question_id, "question": pair["question"].strip(),
-                        "qtype": pair["qtype"], "difficulty": pair["difficulty"], "idx": idx}
+                        "qtype": qtype, "difficulty": difficulty, "idx": idx}
             answer = {"answer": pair["answer"], "reasoning": pair["reasoning"],
                       "citations": pair["citations"]}
             # A provider's reasoning channel covers the whole reply, not one pair: the pair's own

@@ -55,7 +55,23 @@ ZH_REFERENCE = (rf"(?:根据|按照|依据|基于|从|如|正如)?{ZH_SOURCE_WOR
 
 SOURCE_REFERENCE_RE = re.compile(f"{EN_REFERENCE}|{ZH_REFERENCE}", re.IGNORECASE)
 
+# Pointers at the source's layout: a table or figure "below", "Table 3", "如下表所示", "见图 2".
+# Look-arounds keep 以下表明 (the following shows), 线上表单 (online form) and 表格 out.
+EN_LAYOUT = (r"\b(?:the|this)\s+(?:table|figure|diagram|chart|screenshot)\s+(?:below|above)\b"
+             r"|\b(?:shown|listed|illustrated|depicted)\s+in\s+(?:the\s+)?"
+             r"(?:table|figure|diagram|chart)\b"
+             r"|\b(?:table|figure|fig\.)\s+\d+(?:\.\d+)?\b")
+ZH_LAYOUT = (r"(?:如|见)(?:下|上)(?:表|图)|(?<![以如见])下表(?![明达单格])"
+             r"|(?<![线以如见])上表(?![明达单格])|如图\s*\d*\s*所示|见图\s*\d"
+             r"|(?:表|图)\s*\d+(?:[-.．]\d+)?\s*(?:所示|中|列出)")
+LAYOUT_REFERENCE_RE = re.compile(f"{EN_LAYOUT}|{ZH_LAYOUT}", re.IGNORECASE)
+# An answer that carries its own table may well say "the table below".
+_OWN_TABLE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|", re.MULTILINE)
+
 
 def refers_to_source(text: str) -> bool:
-    """True when ``text`` points at a source text its reader will not have."""
-    return bool(SOURCE_REFERENCE_RE.search(text))
+    """True when ``text`` points at a source text (or a table or figure of it) its reader will
+    not have."""
+    if SOURCE_REFERENCE_RE.search(text):
+        return True
+    return bool(LAYOUT_REFERENCE_RE.search(text)) and not _OWN_TABLE_RE.search(text)

@@ -98,3 +98,28 @@ def test_answers_are_rewritten_or_the_sample_dropped() -> None:
     assert answer_hygiene(leaning) == CotVerdict(text="", action="dropped",
                                                  reason="answer_refers_to_source")
     assert answer_hygiene(ANSWER_EN) == CotVerdict(text=ANSWER_EN, action="kept")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("常用的方法如下表所示，实际系统通常组合使用多种方法。", True),
+    ("下表列出了常见的防御方法。", True),
+    ("如图 3 所示，攻击分为三步。", True),
+    ("The table below lists the allowed options.", True),
+    ("The options are shown in Table 3.", True),
+    ("See Figure 2 for the whole flow.", True),
+    ("以下表明攻击者可以读取 Cookie。", False),
+    ("线上表单也需要 CSRF 令牌。", False),
+    ("A lookup table of allowed column names keeps sort keys safe.", False),
+    ("The steps are listed below:\n1. Encode output.\n2. Set a CSP.", False),
+    ("Options:\n\n| name | use |\n|---|---|\n| Lax | default |\n\nThe table above sums them up.",
+     False),
+])
+def test_pointers_at_the_sources_tables_and_figures(text: str, expected: bool) -> None:
+    from sftforge.cleaning.source_refs import refers_to_source
+
+    assert refers_to_source(text) is expected
+
+
+def test_answer_that_leans_on_a_table_it_does_not_have_is_dropped() -> None:
+    verdict = answer_hygiene("防御 CSRF 的关键是区分请求来源。常用的方法如下表所示，实际系统通常组合使用。")
+    assert (verdict.action, verdict.reason) == ("dropped", "answer_refers_to_source")

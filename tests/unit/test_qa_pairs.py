@@ -63,5 +63,24 @@ def test_prompts_put_the_passage_before_what_differs() -> None:
     # The shared part (system + passage) first, so a server's prompt cache can reuse it.
     user = render("judge_chunks", text="中文段落。", pairs=[{"question": "问？", "answer": "答。"}])[1]
     assert user["content"].startswith("<source>\n中文段落。\n</source>")
-    qa = render("qa_pairs", text="Passage.", heading_path="A", n=2, language_name="English")[1]
+    qa = render("qa_pairs", text="Passage.", heading_path="A", n=2, language_name="English",
+                slots=[("factual", "easy"), ("reasoning", "hard")])[1]
     assert qa["content"].index("<passage>") < qa["content"].index("Write exactly 2")
+
+
+def test_per_chunk_pairs_follow_the_question_plan() -> None:
+    from tasks.qa_pairs import QAPairsStage
+
+    slots = [("factual", "easy"), ("code", "hard")]
+    row = {"chunk_id": "c1", "doc_id": "d1", "text": "WAFs block requests. Example: deny all.",
+           "heading_path": "WAF", "n_tokens": 300, "lang": "en", "slots": slots,
+           "output_fingerprint": "fp", "output_model": "m", "source": "a.pdf", "page_start": 1}
+    stage = QAPairsStage()
+    stage.settings.max_per_chunk = 2
+    prompt = stage.format_input(row)[-1]["content"]
+    assert "1. type: factual, difficulty: easy\n2. type: code, difficulty: hard" in prompt
+    assert "qtype" not in qa_schema(2).model_json_schema()["$defs"]["QAPair"]["properties"]
+    pair = {"question": "What does a WAF block?", "reasoning": "r", "answer": "Requests.",
+            "citations": []}
+    rows = stage.format_output({"pairs": [pair, pair]}, row)
+    assert [(r["qtype"], r["difficulty"]) for r in rows] == slots
