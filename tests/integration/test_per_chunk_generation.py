@@ -80,7 +80,10 @@ def test_per_chunk_build_sends_one_generation_and_one_judge_request_per_chunk(
     exported = read_jsonl(Path(per_chunk["release_dir"]) / "samples.jsonl")
     assert len(exported) == per_chunk["counts"]["exported"] > 0
     assert {r["source"] for r in exported} == {"handbook_en.pdf", "handbook_zh.pdf"}
-    assert all(r["question"] and r["answer"] and r["cot"] and "scores" in r for r in exported)
+    assert all(r["question"] and r["answer"] and "scores" in r for r in exported)
+    # Every pair's reasoning is its CoT, unless hygiene removed it (and said why).
+    assert all(bool(r["cot"]) != bool(r.get("cot_removed")) for r in exported)
+    assert any(r["cot"] for r in exported)
     # per_question pays 1 + N generation requests per chunk and one judge request per sample.
     assert per_q["llm_requests"] == (len(chunks) * (1 + N) + per_q["counts"]["judged"] + 1  # tree
                                      + _select_requests(per_q))

@@ -73,7 +73,8 @@ def _plan_checks(db: str, plan: PlanSettings) -> None:
 def test_plan_ga_balance_and_coverage(llm_env, tmp_path: Path) -> None:
     corpus, out, db = _corpus(tmp_path / "corpus"), tmp_path / "out", Settings().db_uri
     summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out),
-                                        ga={"pairs_per_doc": 3}))  # on, as for an endpoint
+                                        ga={"pairs_per_doc": 3},  # on, as for an endpoint
+                                        balance={"min_samples": 0}))  # the fixture set is small
     _plan_checks(db, PlanSettings())
 
     # GA: three pairs per document; every GA sample carries its own document's pair
