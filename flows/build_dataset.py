@@ -14,10 +14,13 @@ pending under its fingerprint, so a rebuild pays only for what changed. This fil
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from prefect import flow
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from flows.params import BuildParams, resolve
 from sftforge.llm.endpoints import LLMRuntime
@@ -138,6 +141,16 @@ def publish(ctx: BuildContext, stages: list[Stage], params: BuildParams,
     return publish_task(summary, gate_task(release["release_dir"], params.gate))
 
 
+@contextmanager
+def subflow_heartbeats_off() -> Iterator[None]:
+    """Subflows started inside send no heartbeats of their own: they run in the build's process,
+    whose flow run keeps sending them (what Prefect's zombie-run detection watches), and each
+    subflow's heartbeat thread costs up to a second at its exit (Prefect joins its 1 s sleep),
+    which was most of an incremental build's fixed cost."""
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
 @flow(name="build_dataset", log_prints=True)
 def build_dataset(params: BuildParams) -> dict:
     """Build a release from ``params.input_path``; returns the release summary."""
@@ -148,14 +161,15 @@ def build_dataset(params: BuildParams) -> dict:
         check_strict(runtime.endpoints(), f"tag:{LLM_TAG}")
     ctx, stages = plan_build(params, settings, run_id, runtime.endpoints())
     report = BuildReport(run_id=run_id, db_uri=ctx.db_uri, params=params.model_dump(mode="json"))
-    try:
-        ctx, done = scaled(ingest, settings.dask)(ctx, stages["ingest"])
-        report.record(done)
-        report.quarantined = report.stages["ingest"].extra["quarantined"]
-        report.record(generate(ctx, stages["generate"]))
-        report.record(curate(ctx, stages["curate"]))
-    finally:
-        runtime.close()
-    summary = publish(ctx, stages["publish"], params, report)
+    with subflow_heartbeats_off():
+        try:
+            ctx, done = scaled(ingest, settings.dask)(ctx, stages["ingest"])
+            report.record(done)
+            report.quarantined = report.stages["ingest"].extra["quarantined"]
+            report.record(generate(ctx, stages["generate"]))
+            report.record(curate(ctx, stages["curate"]))
+        finally:
+            runtime.close()
+        summary = publish(ctx, stages["publish"], params, report)
     publish_artifacts(summary)  # stage table, card, release link: in the run's Artifacts tab
     return summary

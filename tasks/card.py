@@ -263,7 +263,7 @@ def publish_release(summary: dict, gate: GateReport) -> dict:
                                    "summary": gate.summary_line()}}
     stored = {k: v for k, v in summary.items() if k != "release_dir"}
     (target / "summary.json").write_text(json.dumps(stored, ensure_ascii=False, indent=2), "utf-8")
-    render_card(target, stored)
+    render_card(target, stored, redraw=False)  # same samples: the plots stand
     (target.parent / "LATEST").write_text(summary["version"] + "\n", "utf-8")
     return summary
 

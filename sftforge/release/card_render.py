@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import matplotlib
 
@@ -33,18 +33,26 @@ def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool 
     return path.name
 
 
-def render_plots(target: Path, summary: dict[str, Any]) -> dict[str, str]:
-    """Write the card's PNG plots; returns plot name -> file name."""
+def _drawn(path: Path, title: str, data: dict[str, int | float], horizontal: bool = False) -> str:
+    """The plot already at ``path`` (drawn for the same summary), else a new one."""
+    return path.name if path.exists() else _bar(path, title, data, horizontal)
+
+
+def render_plots(target: Path, summary: dict[str, Any],
+                 bar: Callable[..., str] = _bar) -> dict[str, str]:
+    """Write the card's PNG plots with ``bar``; returns plot name -> file name."""
     use_cjk_fallback()  # domain nodes and sources may be Chinese
     dist, counts = summary["distributions"], summary["counts"]
-    plots = {"funnel": _bar(target / "funnel.png", "Items per stage",
-                            {k: counts[k] for k in FUNNEL if k in counts}, horizontal=True)}
+    plots = {"funnel": bar(target / "funnel.png", "Items per stage",
+                           {k: counts[k] for k in FUNNEL if k in counts}, horizontal=True)}
     for key, title in (("splits", "Samples per split"), ("qtype", "Question types"),
                        ("score_histogram", "Judge overall score")):
         if dist.get(key):
-            plots[key] = _bar(target / f"{key}.png", title, dist[key])
+            plots[key] = bar(target / f"{key}.png", title, dist[key])
+    nodes = target / "domain_nodes.png"
     if summary.get("coverage", {}).get("nodes"):
-        plots["domain_nodes"] = _node_bars(target / "domain_nodes.png", summary["coverage"])
+        plots["domain_nodes"] = nodes.name if bar is _drawn and nodes.exists() \
+            else _node_bars(nodes, summary["coverage"])
     return plots
 
 
@@ -106,9 +114,11 @@ def documents_section(documents: list[dict[str, Any]], samples: dict[str, int]) 
     return "\n".join(lines + ([""] + details if details else []))
 
 
-def render_card(target: Path, summary: dict[str, Any]) -> Path:
-    """Write ``target/README.md`` (the dataset card) and its plots."""
-    plots = render_plots(target, summary)
+def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> Path:
+    """Write ``target/README.md`` (the dataset card) and its plots; ``redraw=False`` keeps the
+    plots already drawn for the same samples (the card is rewritten after the release gate)."""
+    bar = _bar if redraw else _drawn
+    plots = render_plots(target, summary, bar)
     drops = {f"{stage}: {reason}": n for stage, reasons in summary["drop_reasons"].items()
              for reason, n in sorted(reasons.items())}
     quarantined = {q["path"]: q["reason"] for q in summary["quarantined"]}
@@ -143,7 +153,7 @@ def render_card(target: Path, summary: dict[str, Any]) -> Path:
         "## Files", _table(summary["files"], ("file", "rows")),
         *(["## Release gate", f"Scanned before publishing: {summary['gate']['summary']}."]
           if "gate" in summary else []),
-        *extra_parts(target, summary, _bar),
+        *extra_parts(target, summary, bar),
     ]
     path = target / "README.md"
     path.write_text(front_matter(summary) + "\n" + "\n\n".join(parts) + "\n", "utf-8")

@@ -54,4 +54,4 @@ def update_release_card(release_dir: Path, audit: dict[str, Any]) -> None:
     summary = json.loads(path.read_text("utf-8"))
     summary["audit"] = audit
     write_json(path, summary)
-    render_card(release_dir, summary)
+    render_card(release_dir, summary, redraw=False)  # the audit adds text, not plots
