@@ -129,6 +129,15 @@ def good_chinese_pdf(path: Path) -> Path:
     return render_markdown_pdf(ZH_MARKDOWN, path, header=HEADER_ZH, paper="a6")
 
 
+def handbook_corpus(folder: Path) -> Path:
+    """``folder`` with the English and the Chinese handbook (``handbook_en.pdf``,
+    ``handbook_zh.pdf``): the two-language corpus most build tests start from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    good_english_pdf(folder / "handbook_en.pdf")
+    good_chinese_pdf(folder / "handbook_zh.pdf")
+    return folder
+
+
 def corrupt_pdf(path: Path) -> Path:
     """Bytes that are not a PDF at all (a failed download saved as .pdf)."""
     path.write_bytes(b"<html><body>502 Bad Gateway</body></html>\n" * 40)

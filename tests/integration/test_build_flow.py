@@ -13,21 +13,13 @@ from flows.build_dataset import BuildParams, build_dataset
 from sftforge import store
 from sftforge.settings import Settings
 from tests.integration.conftest import SECRET, files_containing, read_jsonl
-from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+from tests.pdf_fixtures import handbook_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
-def _corpus(tmp_path: Path) -> Path:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    good_english_pdf(corpus / "handbook_en.pdf")
-    good_chinese_pdf(corpus / "handbook_zh.pdf")
-    return corpus
-
-
 def test_build_exports_and_second_build_is_free(llm_env, tmp_path: Path) -> None:
-    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    corpus, out = handbook_corpus(tmp_path / "corpus"), tmp_path / "out"
     first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
     sent = llm_env.requests
     assert sent > 0 and first["llm_requests"] == sent
@@ -56,7 +48,7 @@ def test_build_exports_and_second_build_is_free(llm_env, tmp_path: Path) -> None
 
 
 def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) -> None:
-    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    corpus, out = handbook_corpus(tmp_path / "corpus"), tmp_path / "out"
     first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
     sent = llm_env.requests
     strict = BuildParams(input_path=str(corpus), out_dir=str(out),
@@ -69,7 +61,7 @@ def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) 
 
 
 def test_rebuild_after_losing_the_database_restores_rows_without_paying(llm_env, tmp_path: Path) -> None:
-    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    corpus, out = handbook_corpus(tmp_path / "corpus"), tmp_path / "out"
     first = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(out)))
     sent = llm_env.requests
     # Prefect's cached results and the request cache survive; the tables do not.

@@ -13,7 +13,7 @@ from sftforge import store
 from sftforge.scaleout import dask_runner, scaled
 from sftforge.settings import DaskSettings, Settings
 from tests.integration.conftest import read_jsonl
-from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+from tests.pdf_fixtures import good_english_pdf, handbook_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -27,10 +27,7 @@ def test_dask_build_exports_the_same_samples(llm_env, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from distributed import Client, LocalCluster, get_task_stream
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    good_english_pdf(corpus / "handbook_en.pdf")
-    good_chinese_pdf(corpus / "handbook_zh.pdf")
+    corpus = handbook_corpus(tmp_path / "corpus")
     good_english_pdf(corpus / "second_en.pdf", toc=False)  # other bytes: another document
     in_process = _build(corpus, tmp_path / "out-local")
     assert in_process

@@ -15,7 +15,7 @@ from sftforge import selection, store
 from sftforge.settings import Settings
 from tests.fakellm import default_content
 from tests.integration.conftest import read_jsonl
-from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+from tests.pdf_fixtures import handbook_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -24,14 +24,6 @@ QA_MARK = "You write question-answer pairs"
 JUDGE_MARK = "All pairs below\ncome from one source passage"
 # A sentence of one English chunk only (tests/pdf_fixtures.py EN_MARKDOWN).
 ONE_CHUNK = "SQL injection happens when user input is pasted into a query string."
-
-
-def _corpus(tmp_path: Path) -> Path:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    good_english_pdf(corpus / "handbook_en.pdf")
-    good_chinese_pdf(corpus / "handbook_zh.pdf")
-    return corpus
 
 
 def _params(corpus: Path, out: Path, mode: str) -> BuildParams:
@@ -54,7 +46,7 @@ def _samples_per_chunk(summary: dict) -> Counter:
 
 def test_per_chunk_build_sends_one_generation_and_one_judge_request_per_chunk(
         llm_env, tmp_path: Path) -> None:
-    corpus, out = _corpus(tmp_path), tmp_path / "out"
+    corpus, out = handbook_corpus(tmp_path / "corpus"), tmp_path / "out"
     per_q = build_dataset(_params(corpus, out, "per_question"))
     per_q_chunks = _samples_per_chunk(per_q)
     start = len(llm_env.log)
@@ -114,7 +106,8 @@ def _short_reply(persistent: bool) -> Any:
 
 def test_a_short_per_chunk_reply_is_asked_again(llm_env, tmp_path: Path) -> None:
     llm_env.responder = _short_reply(persistent=False)
-    summary = build_dataset(_params(_corpus(tmp_path), tmp_path / "out", "per_chunk"))
+    corpus = handbook_corpus(tmp_path / "corpus")
+    summary = build_dataset(_params(corpus, tmp_path / "out", "per_chunk"))
     chunks = _samples_per_chunk(summary)
     assert set(chunks.values()) == {N}  # the re-ask gave the missing pair
     assert summary["stages"]["qa_pairs"]["llm_requests"] == len(chunks) + 1
@@ -123,7 +116,8 @@ def test_a_short_per_chunk_reply_is_asked_again(llm_env, tmp_path: Path) -> None
 
 def test_a_persistently_short_reply_is_ledgered_with_its_reason(llm_env, tmp_path: Path) -> None:
     llm_env.responder = _short_reply(persistent=True)
-    summary = build_dataset(_params(_corpus(tmp_path), tmp_path / "out", "per_chunk"))
+    corpus = handbook_corpus(tmp_path / "corpus")
+    summary = build_dataset(_params(corpus, tmp_path / "out", "per_chunk"))
     chunks = _samples_per_chunk(summary)
     assert set(chunks.values()) == {N}  # no chunk has a partial set of samples
     ledger = store.read(Settings().db_uri, "failures",

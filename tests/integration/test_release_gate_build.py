@@ -11,7 +11,7 @@ import pytest
 from flows.build_dataset import BuildParams, build_dataset
 from sftforge.release.gate import GateFailed
 from tests.fakellm_values import default_content, schema_of_request
-from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+from tests.pdf_fixtures import handbook_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -37,10 +37,7 @@ def test_gate_refuses_a_release_that_echoes_the_key_and_passes_once_it_is_gone(
         llm_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SFTFORGE_LLM_API_KEY", KEY)
     llm_env.responder = _echo_key_in_english_answers
-    corpus, out = tmp_path / "corpus", tmp_path / "out"
-    corpus.mkdir()
-    good_english_pdf(corpus / "handbook_en.pdf")
-    good_chinese_pdf(corpus / "handbook_zh.pdf")
+    corpus, out = handbook_corpus(tmp_path / "corpus"), tmp_path / "out"
     # The echoed sentence is not in the passage: keep it past the grounding check so the
     # leak reaches the trainer files (the gate is the last line of defence being tested).
     params = BuildParams(input_path=str(corpus), out_dir=str(out), grounding={"min_score": 0})

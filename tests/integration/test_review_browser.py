@@ -21,7 +21,7 @@ from sftforge.review.items import load_items
 from sftforge.settings import Settings
 from tasks.review import apply_reviews, record_audit, review_verdicts
 from tests.integration.conftest import read_jsonl
-from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+from tests.pdf_fixtures import handbook_corpus
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("prefect_server")]
 
@@ -45,10 +45,7 @@ def browser() -> Iterator[object]:
 
 
 def _build(tmp_path: Path) -> tuple[BuildParams, Path]:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    good_english_pdf(corpus / "handbook_en.pdf")
-    good_chinese_pdf(corpus / "handbook_zh.pdf")
+    corpus = handbook_corpus(tmp_path / "corpus")
     params = BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"))
     return params, Path(build_dataset(params)["release_dir"])
 
