@@ -157,9 +157,10 @@ def build_dataset(params: BuildParams) -> dict:
     params, settings = resolve(params), Settings()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     runtime = LLMRuntime(settings, run_id)
+    endpoints = runtime.endpoints()
     if settings.llm_limits_strict:
-        check_strict(runtime.endpoints(), f"tag:{LLM_TAG}")
-    ctx, stages = plan_build(params, settings, run_id, runtime.endpoints())
+        check_strict(endpoints, f"tag:{LLM_TAG}")
+    ctx, stages = plan_build(params, settings, run_id, endpoints)
     report = BuildReport(run_id=run_id, db_uri=ctx.db_uri, params=params.model_dump(mode="json"))
     with subflow_heartbeats_off():
         try:

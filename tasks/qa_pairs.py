@@ -84,10 +84,14 @@ class QAPairsStage(LLMStage):
     settings: QuestionSettings = Field(default_factory=QuestionSettings)
     plan: PlanSettings = Field(default_factory=PlanSettings)
 
+    def _questions(self) -> QuestionsStage:
+        """The questions stage these pairs stand in for: its chunks, counts and plan."""
+        return QuestionsStage(settings=self.settings, plan=self.plan)
+
     def inputs(self, ctx: BuildContext) -> list[dict[str, Any]]:
         """The chunks the questions stage would ask about, in document order, each with its
         planned (type, difficulty) slots."""
-        return QuestionsStage(settings=self.settings, plan=self.plan).inputs(ctx)
+        return self._questions().inputs(ctx)
 
     def done(self, ctx: BuildContext, rows: list[dict[str, Any]]) -> set[str]:
         have = store.read(ctx.db_uri, "samples", columns=["chunk_id"], where=(
@@ -96,7 +100,7 @@ class QAPairsStage(LLMStage):
 
     def count(self, chunk: dict[str, Any]) -> int:
         """How many pairs this chunk gets (the questions stage's exact count)."""
-        return QuestionsStage(settings=self.settings).count(chunk)
+        return self._questions().count(chunk)
 
     def schema_for(self, row: dict[str, Any]) -> type[BaseModel]:
         return qa_schema(self.count(row))

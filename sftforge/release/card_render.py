@@ -33,15 +33,21 @@ def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool 
     return path.name
 
 
-def _drawn(path: Path, title: str, data: dict[str, int | float], horizontal: bool = False) -> str:
-    """The plot already at ``path`` (drawn for the same summary), else a new one."""
-    return path.name if path.exists() else _bar(path, title, data, horizontal)
+def _painter(draw: Callable[..., str], redraw: bool) -> Callable[..., str]:
+    """``draw``, or with ``redraw=False`` a ``draw`` that keeps a plot already at its path
+    (drawn for the same samples: the card is rewritten after the gate or a review)."""
+    if redraw:
+        return draw
+
+    def kept(path: Path, *args: Any, **kwargs: Any) -> str:
+        return path.name if path.exists() else draw(path, *args, **kwargs)
+    return kept
 
 
-def render_plots(target: Path, summary: dict[str, Any],
-                 bar: Callable[..., str] = _bar) -> dict[str, str]:
-    """Write the card's PNG plots with ``bar``; returns plot name -> file name."""
+def render_plots(target: Path, summary: dict[str, Any], redraw: bool = True) -> dict[str, str]:
+    """Write the card's PNG plots; returns plot name -> file name."""
     use_cjk_fallback()  # domain nodes and sources may be Chinese
+    bar = _painter(_bar, redraw)
     dist, counts = summary["distributions"], summary["counts"]
     plots = {"funnel": bar(target / "funnel.png", "Items per stage",
                            {k: counts[k] for k in FUNNEL if k in counts}, horizontal=True)}
@@ -49,10 +55,9 @@ def render_plots(target: Path, summary: dict[str, Any],
                        ("score_histogram", "Judge overall score")):
         if dist.get(key):
             plots[key] = bar(target / f"{key}.png", title, dist[key])
-    nodes = target / "domain_nodes.png"
     if summary.get("coverage", {}).get("nodes"):
-        plots["domain_nodes"] = nodes.name if bar is _drawn and nodes.exists() \
-            else _node_bars(nodes, summary["coverage"])
+        plots["domain_nodes"] = _painter(_node_bars, redraw)(target / "domain_nodes.png",
+                                                              summary["coverage"])
     return plots
 
 
@@ -117,8 +122,7 @@ def documents_section(documents: list[dict[str, Any]], samples: dict[str, int]) 
 def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> Path:
     """Write ``target/README.md`` (the dataset card) and its plots; ``redraw=False`` keeps the
     plots already drawn for the same samples (the card is rewritten after the release gate)."""
-    bar = _bar if redraw else _drawn
-    plots = render_plots(target, summary, bar)
+    plots = render_plots(target, summary, redraw)
     drops = {f"{stage}: {reason}": n for stage, reasons in summary["drop_reasons"].items()
              for reason, n in sorted(reasons.items())}
     quarantined = {q["path"]: q["reason"] for q in summary["quarantined"]}
@@ -153,7 +157,7 @@ def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> P
         "## Files", _table(summary["files"], ("file", "rows")),
         *(["## Release gate", f"Scanned before publishing: {summary['gate']['summary']}."]
           if "gate" in summary else []),
-        *extra_parts(target, summary, bar),
+        *extra_parts(target, summary, _painter(_bar, redraw)),
     ]
     path = target / "README.md"
     path.write_text(front_matter(summary) + "\n" + "\n\n".join(parts) + "\n", "utf-8")
