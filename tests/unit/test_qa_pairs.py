@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pydantic
 import pytest
 
@@ -18,8 +20,8 @@ def test_per_chunk_schemas_bound_every_string_for_llama_cpp(model: type) -> None
 
 
 def test_qa_schema_wants_exactly_n_pairs() -> None:
-    pair = {"question": "What does a WAF block?", "qtype": "factual", "difficulty": "easy",
-            "reasoning": "r", "answer": "Malicious requests.", "citations": []}
+    pair = {"quote": "WAFs block malicious requests.", "question": "What does a WAF block?",
+            "reasoning": "r", "answer": "Malicious requests."}
     assert len(qa_schema(2).model_validate({"pairs": [pair, pair]}).pairs) == 2
     for wrong in ([pair], [pair, pair, pair]):
         with pytest.raises(pydantic.ValidationError):
@@ -80,7 +82,21 @@ def test_per_chunk_pairs_follow_the_question_plan() -> None:
     prompt = stage.format_input(row)[-1]["content"]
     assert "1. type: factual, difficulty: easy\n2. type: code, difficulty: hard" in prompt
     assert "qtype" not in qa_schema(2).model_json_schema()["$defs"]["QAPair"]["properties"]
-    pair = {"question": "What does a WAF block?", "reasoning": "r", "answer": "Requests.",
-            "citations": []}
-    rows = stage.format_output({"pairs": [pair, pair]}, row)
+    pair = {"quote": "WAFs block requests.", "question": "What does a WAF block?",
+            "reasoning": "r", "answer": "Requests."}
+    rows = stage.format_output({"pairs": [pair, {**pair, "quote": " "}]}, row)
     assert [(r["qtype"], r["difficulty"]) for r in rows] == slots
+    # The pair's quote is its citation, located in the chunk; an empty one is none.
+    cited = [[(c["quote"], c["start"]) for c in json.loads(r["citations"])] for r in rows]
+    assert cited == [[("WAFs block requests.", 0)], []]
+
+
+def test_pairs_are_generated_evidence_first() -> None:
+    # llama.cpp's grammar writes required fields in schema order: the quote before the question
+    # and the answer, so the model asks and answers about a sentence it has just copied.
+    pair = qa_schema(1).model_json_schema()["$defs"]["QAPair"]
+    assert list(pair["properties"]) == ["quote", "question", "reasoning", "answer"]
+    assert pair["required"] == ["quote", "question", "reasoning", "answer"]
+    system = render("qa_pairs", text="P.", heading_path="", n=1, language_name="English",
+                    slots=[("factual", "easy")])[0]["content"]
+    assert system.index('"quote"') < system.index('"question"') < system.index('"answer"')
