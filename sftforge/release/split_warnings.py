@@ -47,10 +47,22 @@ def split_warnings(counts: dict[str, int], ratios: dict[str, float], minimum: in
               "SFTFORGE_SPLIT__TEST) or the minimum (SFTFORGE_SPLIT__MIN_PER_SPLIT)")
     groups = (" (split.group_by_document puts each document's samples in one split, so the "
               "number of documents counts here)" if group_by_document else "")
-    return [f"{what}: {total} exported sample{'s' if total != 1 else ''} {'are' if total != 1 else 'is'} "
-            f"too few for a {shape} train/val/test split{groups}; about {wanted} are needed for "
-            f"{need} per split on average. To fix it, {advice}. Samples keep their split when "
-            "documents are added."]
+    return [f"{what}: {_cause(total, shape, groups, wanted, need)}. To fix it, {advice}. "
+            "Samples keep their split when documents are added."]
+
+
+def _cause(total: int, shape: str, groups: str, wanted: int, need: int) -> str:
+    """Why a split is short: too few samples, or (with enough on average) the stable hash draw."""
+    plural = "s" if total != 1 else ""
+    if total < wanted:
+        return (f"{total} exported sample{plural} {'are' if total != 1 else 'is'} too few for a "
+                f"{shape} train/val/test split{groups}; about {wanted} are needed for {need} per "
+                "split on average")
+    # Each group of near-duplicates (or document) is placed by its hash, independently: with
+    # few groups, a 10% split misses out by chance even when the average says it should not.
+    return (f"the {total} exported sample{plural} would give {need} per split on average (about "
+            f"{wanted} are needed), but each near-duplicate group{groups} is placed by its stable "
+            f"hash, so a small build can miss a {shape} split by chance")
 
 
 def split_warnings_of(split_counts: dict[str, int], params: dict[str, Any]) -> list[str]:

@@ -24,6 +24,15 @@ def test_a_split_under_the_minimum_is_named_with_its_count() -> None:
         f"train/val/test split; about 50 are needed for 5 per split on average. {ADVICE}"]
 
 
+def test_enough_samples_on_average_blames_the_hash_draw_not_the_count() -> None:
+    # 15 samples would give 1.5 per 10% split on average: "too few" would contradict itself.
+    (warning,) = split_warnings({"train": 13, "val": 2}, RATIOS)
+    assert warning.startswith("test is empty: the 15 exported samples would give 1 per split on "
+                              "average (about 10 are needed)")
+    assert "placed by its stable hash" in warning and "too few" not in warning
+    assert warning.endswith(ADVICE)
+
+
 def test_no_warning_when_every_split_with_a_share_has_rows() -> None:
     assert split_warnings({"train": 8, "val": 1, "test": 1}, RATIOS) == []
     # A split with ratio 0 is meant to be empty; minimum 0 turns the check off.
