@@ -393,6 +393,9 @@ def _serve(argv: list[str]) -> None:
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     from llama_cpp.server.__main__ import main  # heavy import, only in the child
 
+    from sftforge.llm.grammar_sampling import install
+
+    install()  # check the sampled token against the JSON grammar, not the whole vocabulary
     sys.argv = ["llama_cpp.server", *argv]
     main()
 
