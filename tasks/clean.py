@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from sftforge import ids, store
 from sftforge.cleaning import normalize
 from sftforge.cleaning import injection, pii, source_refs
+from sftforge.grounding.score import content_units
 from sftforge.cleaning.normalize import (
     mojibake_hits,
     prose_of,
@@ -134,14 +135,23 @@ def is_refusal(answer: str) -> bool:
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
 
 
+def _adds_nothing(question: str, answer: str) -> bool:
+    """True when the answer's content units (grounding's: content words, Han bigrams) are at
+    least two and all in the question: a tautology, not an answer ("Yes." is left alone)."""
+    units = content_units(answer)
+    return len(units) >= 2 and units <= content_units(question)
+
+
 def repeat_ratio(question: str, answer: str) -> float:
     """difflib similarity of answer and question on lowercase letters and digits (1.0: a copy;
-    an answer contained in the question and at least half as long counts as a copy)."""
+    an answer contained in the question and at least half as long counts as a copy, and so does
+    an answer with no content word of its own: "Encoding on output is the purpose of encoding
+    on output." to "What is the purpose of encoding on output?")."""
     q = _NON_ALNUM_RE.sub("", question.lower())
     a = _NON_ALNUM_RE.sub("", answer.lower())
     if not q or not a:
         return 0.0
-    if a == q or (a in q and len(a) >= 0.5 * len(q)):
+    if a == q or (a in q and len(a) >= 0.5 * len(q)) or _adds_nothing(question, answer):
         return 1.0
     # Length alone bounds the ratio; below 0.5 that bound is returned instead of matching.
     bound = 2 * min(len(q), len(a)) / (len(q) + len(a))

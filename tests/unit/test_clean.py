@@ -89,6 +89,9 @@ def test_compound_hyphen_seen_elsewhere_is_kept() -> None:
         # Acronym-heavy Chinese; an English opening with "cannot" that is no refusal.
         ("常见的Web漏洞有哪些？", "常见漏洞包括 SQL Injection、Cross-Site Scripting (XSS)、CSRF、SSRF 等。", "zh"),
         ("Can a WAF stop XSS?", "Unfortunately, a WAF cannot block every payload, so encode output as well.", "en"),
+        # Short answers that add something of their own are no tautology.
+        ("Is CSP a replacement for output encoding?", "No: it only limits the damage of missed bugs.", "en"),
+        ("What does SameSite=Lax allow?", "SameSite Lax still allows top-level GET navigation.", "en"),
     ],
 )
 def test_good_samples_are_kept(question: str, answer: str, lang: str) -> None:
@@ -120,6 +123,10 @@ def test_good_samples_are_kept(question: str, answer: str, lang: str) -> None:
         (ZH_Q, "抱歉，我无法回答这个问题。", "zh", "refusal"),
         (EN_Q, "What is SQL injection?", "en", "repeats_question"),
         ("什么是跨站脚本攻击？", "什么是跨站脚本攻击", "zh", "repeats_question"),
+        # Tautologies: every content word of the answer is the question's.
+        ("What is the purpose of encoding on output?",
+         "Encoding on output is the purpose of encoding on output.", "en", "repeats_question"),
+        ("二次确认的作用是什么？", "二次确认的作用就是二次确认。", "zh", "repeats_question"),
         (ZH_Q, EN_A, "zh", "wrong_language"),
         (EN_Q, ZH_A, "en", "wrong_language"),
         ("What is SQL injection in a login form?", ZH_A, "en", "wrong_language"),
