@@ -31,7 +31,6 @@ from pydantic import BaseModel
 from sftforge import ids, store
 from sftforge.cleaning import normalize
 from sftforge.cleaning import injection, pii, source_refs
-from sftforge.grounding.score import content_units
 from sftforge.cleaning.normalize import (
     mojibake_hits,
     prose_of,
@@ -40,6 +39,7 @@ from sftforge.cleaning.normalize import (
 )
 from sftforge.grounding import cot as cot_module
 from sftforge.grounding.cot import answer_hygiene, hygiene
+from sftforge.grounding.score import content_units
 from sftforge.stage import BuildContext, CurationStage, StageStats
 from sftforge.text import estimate_tokens
 
