@@ -105,8 +105,12 @@ def _question(prompt: str) -> str:
 
 
 def grounded_answer(prompt: str) -> str:
-    """The two passage sentences that share most with the question, in passage order."""
-    passage = sentences(tagged(prompt)["passage"])
+    """The two passage sentences that share most with the question, in passage order. A
+    Markdown heading is no sentence of an answer (heading + the question's own sentence would
+    be a restatement, which clean drops as ``repeats_question``)."""
+    text = "\n".join(ln for ln in tagged(prompt)["passage"].splitlines()
+                     if not ln.lstrip().startswith("#"))
+    passage = sentences(text)
     q = _question(prompt)
     ranked = sorted(range(len(passage)), key=lambda i: (-share(q, passage[i]), i))[:2]
     return " ".join(passage[i] for i in sorted(ranked))
