@@ -168,7 +168,7 @@ def demo(
         # Per-chunk generation (generation.mode auto -> per_chunk here) writes a chunk's pairs in
         # one request and judges them in one more, so more pairs per chunk cost only their
         # generated tokens: a pair per 60 passage tokens (3-6 per demo chunk) instead of per 150
-        # (measured: 39 pairs, 20 exported, 7 minutes; see README, bench/cost_per_sample).
+        # (measured: 39 pairs, 19-20 exported, 7-8 minutes; see README, bench/cost_per_sample).
         per = os.environ.setdefault("SFTFORGE_QUESTIONS__TOKENS_PER_QUESTION", "60")
         most = os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "6")
         console.print(f"embedded local model on CPU: a question-answer pair per {per} passage "

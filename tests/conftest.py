@@ -15,6 +15,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def shared_models_dir() -> Path:
+    """Where tests keep the embedded model joined from its parts, across runs
+    (``$SFTFORGE_MODELS_DIR``, else ``~/.cache/sftforge/models``): joining 1.1 GB is done once."""
+    default = Path.home() / ".cache" / "sftforge" / "models"
+    return Path(os.environ.get("SFTFORGE_MODELS_DIR", str(default)))
+
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A real temporary Prefect server (SQLite) for every flow run of the session."""

@@ -16,6 +16,7 @@ from sftforge import store
 from sftforge.demo_corpus import render_markdown_pdf
 from sftforge.llm.local import local_llm_available
 from sftforge.text import detect_lang
+from tests.conftest import shared_models_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +76,7 @@ def test_build_with_the_embedded_model(tmp_path: Path) -> None:
                HF_HUB_OFFLINE="1", SFTFORGE_QUESTION__TEMPERATURE="0",
                SFTFORGE_ANSWER__TEMPERATURE="0")  # greedy decoding: the same output every run
     # The joined model file is reused across test runs instead of being rebuilt from the parts.
-    env["SFTFORGE_MODELS_DIR"] = os.environ.get("SFTFORGE_MODELS_DIR", str(Path.home() / ".cache" / "sftforge" / "models"))
+    env["SFTFORGE_MODELS_DIR"] = str(shared_models_dir())
     result = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     release = sorted((tmp_path / "out" / "releases").glob("v*"))[-1]

@@ -5,12 +5,12 @@ only when the grammar rejects it, and every reply still satisfies the grammar.""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from sftforge.llm.local import local_llm_available, model_path
+from tests.conftest import shared_models_dir
 
 # Values the model would never write unprompted: its first pick is rejected at least once, so
 # the fallback (grammar over the whole vocabulary) is exercised, not only the fast path.
@@ -28,15 +28,18 @@ PROMPT = ("<|im_start|>user\nWhat is SQL injection? Reply in JSON with a code, a
 
 
 @pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The embedded model in this process; ``install``'s patch of ``Llama`` is undone after
+    the module (the server installs it in its own process, never in the test process)."""
     ok, why = local_llm_available()
     if not ok:
         pytest.fail(why)
     from llama_cpp import Llama
 
-    shared = os.environ.get("SFTFORGE_MODELS_DIR", str(Path.home() / ".cache" / "sftforge" / "models"))
-    path = model_path(tmp_path_factory.mktemp("home"), models_dir=Path(shared))
-    return Llama(model_path=str(path), n_ctx=512, n_threads=1, verbose=False, seed=7)
+    path = model_path(tmp_path_factory.mktemp("home"), models_dir=shared_models_dir())
+    original = Llama._init_sampler
+    yield Llama(model_path=str(path), n_ctx=512, n_threads=1, verbose=False, seed=7)
+    Llama._init_sampler = original  # type: ignore[method-assign]
 
 
 @pytest.mark.e2e
