@@ -31,7 +31,7 @@ from sftforge.llm.costs import Budget
 from sftforge.llm.limits import limiter_for, request_tokens
 from sftforge.settings import ResolvedEndpoint
 
-__all__ = ["LLMGateway", "LLMJob", "LLMResult", "run_usage", "schema_instruction"]
+__all__ = ["LLMGateway", "LLMJob", "LLMResult", "run_usage", "schema_instruction", "wire_schema"]
 
 RETRY_AFTER_CAP_S = 120.0
 # 408/409 are transient on OpenAI-style servers too; every other 4xx would fail again.
@@ -84,9 +84,38 @@ class LLMResult:
 OnResult = Callable[[LLMResult], None]
 
 
+def wire_schema(schema: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The JSON schema of ``schema`` as a model sees it: pydantic's schema without ``title``
+    keys and without the models' docstrings (``description`` of an object schema).
+
+    Both are read by the model (in the prompt, or from ``response_format`` on endpoints that show
+    it) and the prompt is paid per token: docstrings are written for the code's readers (the
+    prompts say what each field means), titles repeat the property names. Field descriptions
+    stay."""
+    return _strip_schema(schema.model_json_schema())
+
+
+def _strip_schema(node: Any) -> Any:
+    """``node`` without ``title`` keys and without the ``description`` of object schemas;
+    property names are data, never stripped."""
+    if isinstance(node, list):
+        return [_strip_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "title" or (key == "description" and "properties" in node):
+            continue
+        if key in ("properties", "$defs"):
+            out[key] = {name: _strip_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = _strip_schema(value)
+    return out
+
+
 def schema_instruction(schema: type[pydantic.BaseModel]) -> str:
     """Text appended to the system message: how to answer, then ``JSON schema:`` and the schema."""
-    compact = json.dumps(schema.model_json_schema(), ensure_ascii=False, separators=(",", ":"))
+    compact = json.dumps(wire_schema(schema), ensure_ascii=False, separators=(",", ":"))
     return (
         "Reply with only one JSON object that validates against the JSON schema below: "
         "no prose before or after it, no Markdown code fences.\n"
@@ -111,7 +140,7 @@ def _with_instruction(messages: list[dict[str, str]],
 
 def _response_format(mode: str, schema: type[pydantic.BaseModel]) -> dict | None:
     """The ``response_format`` request field for the endpoint's JSON mode (None = omit)."""
-    js, name = schema.model_json_schema(), re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64]
+    js, name = wire_schema(schema), re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64]
     return {
         "schema_object": {"type": "json_object", "schema": js},  # llama.cpp: grammar-constrained
         "json_schema": {"type": "json_schema", "json_schema": {"name": name, "schema": js}},
