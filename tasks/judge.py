@@ -47,7 +47,9 @@ class Verdict(BaseModel):
     relevance: int = Field(ge=1, le=10)
     completeness: int = Field(ge=1, le=10)
     reason: str = Field(max_length=400)
-    injection: bool = False
+    # Not "injection": a small judge of web-security pairs reads that as "about SQL injection"
+    # and flagged every pair of an SQL-injection chunk (3 of 9 judged pairs in one benchmark).
+    addresses_reviewer: bool = False
 
 
 def judgement_id(sample: dict[str, Any], fp: str) -> str:
@@ -147,7 +149,7 @@ class JudgeStage(LLMStage):
         """One ``judgements`` row; ``overall`` is the mean of the four dimensions."""
         fp = row["output_fingerprint"]
         scores = {d: int(value[d]) for d in DIMENSIONS}
-        flagged = bool(value.get("injection")) or suspected_injection(
+        flagged = bool(value.get("addresses_reviewer")) or suspected_injection(
             row["text"], row["question"], row["answer"])
         return [{
             "judgement_id": judgement_id(row, fp), "sample_id": row["sample_id"], **scores,

@@ -19,8 +19,8 @@ _QUESTION_TEMPLATES = (
     "Which details support {}?",
 )
 _QUESTION_TEMPLATES_ZH = ("关于“{}”，应该怎么理解？", "为什么说“{}”？", "如何理解“{}”？")
-# Booleans named like these default to False (a judge's "injection_suspected" should not fire).
-_FALSE_HINTS = ("suspect", "injection", "refus", "error", "toxic", "pii", "harm", "unsafe")
+# Booleans named like these default to False (a judge's "addresses_reviewer" should not fire).
+_FALSE_HINTS = ("suspect", "injection", "reviewer", "refus", "error", "toxic", "pii", "harm", "unsafe")
 
 
 def _hash(*parts: str) -> int:

@@ -30,7 +30,7 @@ def _strict_judge(body: dict) -> str:
     score = 10 if faithful else 2
     return json.dumps({"clarity": 9, "faithfulness": score, "relevance": 9,
                        "completeness": score, "reason": "checked against the source",
-                       "injection": False})
+                       "addresses_reviewer": False})
 
 
 def _build(tmp_path: Path, name: str) -> dict:

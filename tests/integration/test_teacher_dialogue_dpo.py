@@ -51,7 +51,7 @@ def responder(body: dict[str, Any]) -> str | dict[str, Any]:
                                               "completeness": 7}
         scores = low if planted else {"clarity": 8, "faithfulness": 8, "relevance": 8,
                                       "completeness": 8}
-        return json.dumps({**scores, "reason": "scripted", "injection": False})
+        return json.dumps({**scores, "reason": "scripted", "addresses_reviewer": False})
     if "deliberately flawed answers" in system:
         return ZH_PLANTED if "跨站" in prompt or "脚本" in prompt else PLANTED
     if "patient teacher" in system:  # free-text answer request

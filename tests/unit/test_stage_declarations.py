@@ -71,7 +71,7 @@ def test_judge_declaration_scores_and_flags() -> None:
     verdict = Verdict(clarity=8, faithfulness=6, relevance=9, completeness=5, reason="ok")
     [row] = JudgeStage().format_output(verdict.model_dump(), {**sample, **OUT})
     assert row["overall"] == 7.0 and not row["injection_suspected"] and row["model"] == "m1"
-    flagged = JudgeStage().format_output({**verdict.model_dump(), "injection": True},
+    flagged = JudgeStage().format_output({**verdict.model_dump(), "addresses_reviewer": True},
                                          {**sample, **OUT})[0]
     assert flagged["injection_suspected"]
     with pytest.raises(ValidationError):
