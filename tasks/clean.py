@@ -38,7 +38,7 @@ from sftforge.cleaning.normalize import (
     script_counts,
 )
 from sftforge.grounding import cot as cot_module
-from sftforge.grounding.cot import answer_hygiene, hygiene
+from sftforge.grounding.cot import answer_hygiene, hygiene, question_hygiene
 from sftforge.grounding.score import content_units
 from sftforge.stage import BuildContext, CurationStage, StageStats
 from sftforge.text import estimate_tokens
@@ -331,12 +331,13 @@ def apply_filters(st: SampleStats, cfg: CleanSettings, lang: str) -> str:
 
 
 def source_hygiene(cleaned: dict[str, str]) -> tuple[str, str]:
-    """Rewrite, in place, answer and CoT sentences that lean on "the passage" / 原文 into domain
-    statements (``sftforge.grounding.cot``); returns (answer drop reason, CoT drop reason).
+    """Rewrite, in place, question, answer and CoT sentences that lean on "the passage" / 原文
+    into domain statements (``sftforge.grounding.cot``); returns (answer drop reason, CoT drop reason).
 
     A model trained on "The passage states that X" learns to reason about a passage it will
     never see; a CoT that only repeats its answer teaches nothing, so it is removed (the
     sample stays, without a CoT, its ``cot_reason`` saying why)."""
+    cleaned["question"] = question_hygiene(cleaned["question"])
     answer = answer_hygiene(cleaned["answer"])
     if answer.action == "dropped":
         return answer.reason, ""

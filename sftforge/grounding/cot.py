@@ -13,6 +13,9 @@ more than ``MAX_DROPPED_SHARE`` of a text's sentences had to go, what is left is
 reasoning, so the whole text is dropped. Which phrases refer to the source is decided by the
 one shared pattern, ``sftforge.cleaning.source_refs``.
 
+Questions get the same cuts, all or nothing (:func:`question_hygiene`): a question that still
+refers to the source is left for the clean stage to drop.
+
 Reasons: ``cot_refers_to_source``, ``cot_repeats_answer`` (the CoT is dropped, the sample kept
 without it), ``answer_refers_to_source`` (the sample is dropped).
 """
@@ -63,7 +66,7 @@ _LEADS = [re.compile(p, re.IGNORECASE) for p in (
     rf"(?:{EN_REPORTING_VERB})\s*(?:that\s+|[:,]\s*)",
     rf"^{_ZH_PREP}?{ZH_SOURCE_WORD}(?:中|里)?{_ZH_TAIL}{_ZH_VERB}?(?:了|的)?(?:那样|一样)?[，,：:]\s*",
     # without a comma only before a clause: "提到了X" names a topic, not a claim
-    rf"^{_ZH_PREP}?{ZH_SOURCE_WORD}(?:中|里)?{_ZH_TAIL}{_ZH_VERB}(?!了)\s*",
+    rf"^{_ZH_PREP}?{ZH_SOURCE_WORD}(?:中|里)?{_ZH_TAIL}{_ZH_VERB}(?![了的])\s*",
     rf"^{_ZH_PREP}{_ZH_BARE}(?:中|里)?{_ZH_TAIL}{_ZH_VERB}?(?:了|的)?(?:那样|一样)?[，,：:]?\s*",
     rf"^(?:{_ZH_BARE}|作者){_ZH_VERB}(?:了)?[，,：:]?\s*",
 )]
@@ -76,6 +79,16 @@ _TAILS = [re.compile(p, re.IGNORECASE) for p in (
     rf"[，,]?(?:这|正如|如)?(?:是)?{ZH_SOURCE_WORD}(?:中|里)?(?:所述|提到的|所说的|指出的|的说法)"
     rf"(?:那样|一样)?(?=[。！？]?$)",
 )]
+# A reduced relative clause inside a sentence ("the two layers of defense mentioned in the
+# passage are ..."): cut when a verb or punctuation follows, so "the text field" stays.
+_MIDDLES = [re.compile(
+    rf"\s+(?:that\s+(?:is|are|was|were)\s+)?(?:mentioned|described|discussed|listed|outlined|"
+    rf"presented|covered|given|stated|named)\s+in\s+{_NP}"
+    r"(?=\s*(?:[,.;:!?)]|$)|\s+(?:are|is|was|were|include|includes|can|could|should|must|have|has)\b)",
+    re.IGNORECASE),
+    # "原文中提到的同步令牌" -> "同步令牌"
+    re.compile(rf"{ZH_SOURCE_WORD}(?:中|里)?所?(?:提到|提及|介绍|描述|列出|列举|讨论|说明|指出|给出)了?的"),
+]
 _LIST_MARKER_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
@@ -91,7 +104,7 @@ def rewrite_sentence(sentence: str) -> str | None:
         if n:
             body = _capitalize(body)
             break
-    for rule in _TAILS:
+    for rule in (*_TAILS, *_MIDDLES):  # tails first: they take their "as" and comma along
         body = rule.sub("", body)
     body = body.strip()
     if not content_units(body) or refers_to_source(body):
@@ -162,6 +175,15 @@ def hygiene(cot: str, answer: str, lang: str = "") -> CotVerdict:
     if copy_share(verdict.text, answer) >= COPY_SHARE:
         return CotVerdict(text="", action="dropped", reason="cot_repeats_answer")
     return verdict
+
+
+def question_hygiene(question: str) -> str:
+    """``question`` with its referring clauses cut ("What are the three kinds of XSS mentioned
+    in the passage?" -> "What are the three kinds of XSS?") when every sentence survives the
+    cut; unchanged otherwise ("What is the main focus of the passage?"), for the clean stage's
+    ``refers_to_source`` filter to drop."""
+    verdict = _referring_verdict(question or "", 0.0, "refers_to_source")
+    return verdict.text if verdict.action == "rewritten" else question
 
 
 def answer_hygiene(answer: str, lang: str = "") -> CotVerdict:

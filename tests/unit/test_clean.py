@@ -206,19 +206,43 @@ def test_fingerprint_follows_settings() -> None:
     assert clean_fingerprint(SETTINGS) != clean_fingerprint(CleanSettings(repeat_ratio=0.8))
 
 
-@pytest.mark.parametrize("question", [
-    "What are the two main layers of defense described in the passage?",
-    "According to the text, why must session ids be random?",
-    "根据文中内容，CSRF 攻击利用了什么？",
-    "本文提到的会话固定攻击是什么？",
-])
-def test_questions_pointing_at_the_source_are_dropped(question: str) -> None:
+def _with_answer(question: str) -> tuple[str, str]:
+    """(lang, a grounded answer in that language) for a question."""
     lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in question) else "en"
     answer = ("参数化查询把数据和代码分开，因此输入不会被当作语法解析。" if lang == "zh" else
               "Parameterized queries keep user input out of the SQL grammar, so it is never parsed as code.")
+    return lang, answer
+
+
+@pytest.mark.parametrize("question", [
+    "What is the main focus of the passage?",
+    "What does the passage say about session ids?",
+    "根据文中内容，CSRF 攻击利用了什么？",
+    "本文讨论了哪些防御方法？",
+])
+def test_questions_pointing_at_the_source_are_dropped(question: str) -> None:
+    lang, answer = _with_answer(question)
     out = clean_sample({"sample_id": "s", "question": question, "answer": answer, "cot": ""},
                        lang, CleanSettings())
-    assert (out["kept"], out["reason"]) == (False, "refers_to_source")
+    assert (out["kept"], out["reason"], out["question"]) == (False, "refers_to_source", question)
+
+
+@pytest.mark.parametrize("question, rewritten", [
+    ("What are the two main layers of defense described in the passage?",
+     "What are the two main layers of defense?"),
+    ("According to the text, why must session ids be random?", "Why must session ids be random?"),
+    ("本文提到的会话固定攻击是什么？", "会话固定攻击是什么？"),
+    ("根据原文，同步令牌有什么作用？", "同步令牌有什么作用？"),
+])
+def test_questions_with_a_removable_source_clause_are_rewritten(question: str,
+                                                                 rewritten: str) -> None:
+    lang, answer = _with_answer(question)
+    out = clean_sample({"sample_id": "s", "question": question, "answer": answer, "cot": ""},
+                       lang, CleanSettings())
+    assert (out["kept"], out["question"]) == (True, rewritten)
+    off = clean_sample({"sample_id": "s", "question": question, "answer": answer, "cot": ""},
+                       lang, CleanSettings(source_hygiene=False))
+    assert (off["kept"], off["reason"]) == (False, "refers_to_source")
 
 
 @pytest.mark.parametrize("question", [

@@ -27,6 +27,10 @@ ANSWER_ZH = "会话标识必须足够随机，并且在登录成功后重新生�
     ("如上文所述，二次确认只用于高风险操作。", "二次确认只用于高风险操作。"),
     ("作者认为二次确认会影响体验。", "二次确认会影响体验。"),
     ("同步令牌必须与会话绑定，这是原文中提到的。", "同步令牌必须与会话绑定。"),
+    # a clause inside the sentence
+    ("The two layers of defense mentioned in the passage are parameters and allow-lists.",
+     "The two layers of defense are parameters and allow-lists."),
+    ("文中介绍的三种 XSS 由不同组件写入页面。", "三种 XSS 由不同组件写入页面。"),
     # nothing to cut: the whole sentence is about the passage
     ("Let me re-read the passage to find the answer.", None),
     ("我需要在原文中找到相关段落。", None),
