@@ -73,10 +73,12 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("failure_id", S), ("stage", S), ("item_id", S), ("doc_id", S), ("error", S),
         ("raw_output", S), ("attempts", I), ("fingerprint", S), ("failed_at", S),
     ])),
-    # clean: cleaned text of each sample plus keep/drop and the drop reason.
+    # clean: cleaned text of each sample plus keep/drop and the drop reason; ``trimmed`` is the
+    # JSON list of unsupported last sentences cut from the answer ("" when none).
     "clean_samples": ("sample_id", pa.schema([
         ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("citations", S),
         ("cot_reason", S), ("kept", B), ("reason", S), ("pii", S), ("fingerprint", S),
+        ("trimmed", S),
     ])),
     # dedup: cluster of each kept sample; non-representatives are duplicates of the kept one.
     "dedup_clusters": ("sample_id", pa.schema([

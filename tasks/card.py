@@ -82,6 +82,8 @@ def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
     }
     if c.get("cot_reason"):
         row["cot_removed"] = c["cot_reason"]  # the CoT was dropped, the sample kept
+    if c.get("trimmed"):
+        row["answer_trimmed"] = json.loads(c["trimmed"])  # unsupported last sentences cut
     if grounding is not None:
         row["grounding"] = grounding
     if judgement is not None:
@@ -128,6 +130,7 @@ def distributions(samples: list[dict]) -> dict[str, Any]:
         "verified_citation_share": round(verified_citation_share(
             [s["citations"] for s in samples]), 4) if samples else 0.0,
         "cot_removed": dict(Counter(s["cot_removed"] for s in samples if "cot_removed" in s)),
+        "answers_trimmed": sum(1 for s in samples if s.get("answer_trimmed")),
     }
 
 

@@ -1,11 +1,13 @@
 """clean stage: normalize text, scrub PII, and drop bad samples with a reason.
 
-Reads ``samples`` (sample_id, doc_id, question, answer, cot, citations) and ``documents``
-(doc_id, lang); writes ``clean_samples`` (sample_id, question, answer, cot, citations, kept,
-reason, pii, fingerprint). ``citations`` is the JSON list of {quote, start, end} with every
+Reads ``samples`` (sample_id, doc_id, chunk_id, question, answer, cot, citations),
+``documents`` (doc_id, lang) and ``chunks`` (chunk_id, text); writes ``clean_samples``
+(sample_id, question, answer, cot, citations, cot_reason, trimmed, kept, reason, pii,
+fingerprint). ``citations`` is the JSON list of {quote, start, end} with every
 quote PII-scrubbed (quotes are copied from the raw chunk): releases read it from here.
 
-Per sample: ``clean_text`` (``sftforge.cleaning.normalize``) on each field, statistics on the cleaned text
+Per sample: ``clean_text`` (``sftforge.cleaning.normalize``) on each field, source hygiene and
+the answer's unsupported tail cut (``trimmed``: the JSON list of cut sentences), statistics on the cleaned text
 (``sample_stats``; mojibake is measured on the raw text, which NFKC would partly hide), rule
 filters on those statistics, then PII scrubbing (``sftforge.cleaning.pii``) of every field, kept or
 dropped, so no clean text carries PII. As in datatrove, a filter returns ``True`` to keep or
@@ -39,7 +41,10 @@ from sftforge.cleaning.normalize import (
 )
 from sftforge.grounding import cot as cot_module
 from sftforge.grounding.cot import answer_hygiene, hygiene, question_hygiene
+from sftforge.grounding import score as score_module
+from sftforge.grounding import trim as trim_module
 from sftforge.grounding.score import content_units
+from sftforge.grounding.trim import trim_unsupported_tail
 from sftforge.stage import BuildContext, CurationStage, StageStats
 from sftforge.text import estimate_tokens
 
@@ -80,6 +85,8 @@ class CleanSettings(BaseModel):
     scrub_pii: bool = True
     # Rewrite "the passage says ..." in answers and CoTs, drop CoTs that repeat the answer.
     source_hygiene: bool = True
+    # Cut an answer's last sentences when its chunk supports none of them (sftforge.grounding.trim).
+    trim_unsupported_tail: bool = True
 
 
 class SampleStats(BaseModel):
@@ -347,9 +354,17 @@ def source_hygiene(cleaned: dict[str, str]) -> tuple[str, str]:
     return "", cot.reason if cot.action == "dropped" else ""
 
 
-def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) -> dict[str, Any]:
-    """Clean one ``samples`` row: {sample_id, question, answer, cot, citations, cot_reason,
-    kept, reason, pii}.
+def trim_tail(cleaned: dict[str, str], chunk_text: str) -> list[str]:
+    """Cut, in place, the cleaned answer's unsupported last sentences; returns them."""
+    cut = trim_unsupported_tail(cleaned["answer"], chunk_text)
+    cleaned["answer"] = cut.text
+    return cut.removed
+
+
+def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings,
+                 chunk_text: str = "") -> dict[str, Any]:
+    """Clean one ``samples`` row (its chunk's text in ``chunk_text``): {sample_id, question,
+    answer, cot, citations, cot_reason, trimmed, kept, reason, pii}.
 
     Text fields come back normalized and PII-scrubbed whether kept or not; ``pii`` is the JSON
     text of {kind: count} over the three fields; ``reason`` is "" for a kept sample.
@@ -357,6 +372,8 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) ->
     raw = {f: row.get(f) or "" for f in FIELDS}
     cleaned = {f: clean_text(raw[f]) for f in FIELDS}
     answer_reason, cot_reason = source_hygiene(cleaned) if settings.source_hygiene else ("", "")
+    trimmed = (trim_tail(cleaned, chunk_text) if settings.trim_unsupported_tail and chunk_text
+               and not answer_reason else [])
     stats = sample_stats(raw, cleaned, str(row.get("finish_reason") or ""))
     citations = _citations(row)
     stats.injection = injection.suspected_injection(
@@ -365,17 +382,20 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings) ->
     reason = apply_filters(stats, settings, lang) or answer_reason
     found: Counter[str] = Counter()
     quotes = json.dumps(citations, ensure_ascii=False)
+    cut = json.dumps(trimmed, ensure_ascii=False) if trimmed else ""
     if settings.scrub_pii:
         for f in FIELDS:
             cleaned[f], kinds = pii.scrub(cleaned[f])
             found.update(kinds)
         quotes, kinds = pii.scrub_citations(quotes)
         found.update(kinds)
+        cut = pii.scrub(cut)[0]  # cut sentences left the answer: their PII is not counted
     return {
         "sample_id": row["sample_id"],
         **cleaned,
         "citations": quotes,
         "cot_reason": cot_reason,
+        "trimmed": cut,
         "kept": not reason,
         "reason": reason,
         "pii": json.dumps(dict(sorted(found.items())), ensure_ascii=False),
@@ -395,7 +415,7 @@ def _citations(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 _CODE_FILES = (Path(__file__), Path(normalize.__file__), Path(pii.__file__),
                Path(injection.__file__), Path(source_refs.__file__),
-               Path(cot_module.__file__))
+               Path(cot_module.__file__), Path(score_module.__file__), Path(trim_module.__file__))
 
 
 @lru_cache(maxsize=1)
@@ -411,15 +431,19 @@ def clean_fingerprint(settings: CleanSettings) -> str:
 
 def _read_batch(
     db_uri: str, sample_ids: list[str]
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """``samples`` rows of ``sample_ids`` and the ``documents.lang`` of their documents."""
-    cols = ["sample_id", "doc_id", *FIELDS, "citations"]
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
+    """``samples`` rows of ``sample_ids``, the ``documents.lang`` of their documents and the
+    ``chunks.text`` of their chunks."""
+    cols = ["sample_id", "doc_id", "chunk_id", *FIELDS, "citations"]
     rows = store.read(db_uri, "samples", where=store.sql_in("sample_id", sample_ids), columns=cols)
     doc_ids = sorted({d for d in rows["doc_id"].to_list() if d})
     where = store.sql_in("doc_id", doc_ids)
     docs = store.read(db_uri, "documents", where=where, columns=["doc_id", "lang"])
     langs = {d: lang or "" for d, lang in docs.iter_rows()}
-    return rows.to_dicts(), langs
+    chunk_ids = sorted({c for c in rows["chunk_id"].to_list() if c})
+    chunks = store.read(db_uri, "chunks", where=store.sql_in("chunk_id", chunk_ids),
+                        columns=["chunk_id", "text"])
+    return rows.to_dicts(), langs, {c: t or "" for c, t in chunks.iter_rows()}
 
 
 def clean_samples(
@@ -433,8 +457,9 @@ def clean_samples(
     n_in = kept = 0
     ordered = sorted(set(sample_ids))
     for start in range(0, len(ordered), batch_size):
-        rows, langs = _read_batch(db_uri, ordered[start:start + batch_size])
-        out = [clean_sample(r, langs.get(r["doc_id"] or "", ""), settings) for r in rows]
+        rows, langs, texts = _read_batch(db_uri, ordered[start:start + batch_size])
+        out = [clean_sample(r, langs.get(r["doc_id"] or "", ""), settings,
+                            texts.get(r["chunk_id"] or "", "")) for r in rows]
         for r in out:
             r["fingerprint"] = fp
             kept += r["kept"]
@@ -454,7 +479,7 @@ class CleanStage(CurationStage):
     """Candidates' ``samples`` -> ``clean_samples``; drops bad samples with a reason."""
 
     name: ClassVar[str] = "clean"
-    reads: ClassVar[tuple[str, ...]] = ("samples", "documents", "selection")
+    reads: ClassVar[tuple[str, ...]] = ("samples", "documents", "chunks", "selection")
     writes: ClassVar[str] = "clean_samples"
     settings: CleanSettings = CleanSettings()
 

@@ -37,7 +37,7 @@ INVENTED = {
     "zh": "紫色量子灯笼每晚把水壶绕道土星。灯塔看守人因此每逢周二烘烤小提琴。",
 }
 WRONG_LANGUAGE = {"en": "答案见原文，这里不再重复。", "zh": "The answer is given above and is not repeated here."}
-ANSWER_FAULTS = {"invented", "off_topic", "wrong_language", "other_chunk"}
+ANSWER_FAULTS = {"invented", "invented_tail", "off_topic", "wrong_language", "other_chunk"}
 SCHEMA_FAULTS = {"wrong_count", "out_of_range", "missing_field"}
 
 
@@ -83,14 +83,14 @@ def evidence_verdict(prompt: str) -> dict[str, Any]:
     and ``<answer>`` blocks: faithfulness = answer tokens found in the source, relevance =
     question tokens found in the answer (completeness follows it: an answer to another
     question completes nothing), clarity 9 for a question that ends in a question mark else 5;
-    ``injection`` when any block addresses the reviewer."""
+    ``addresses_reviewer`` when any block addresses the reviewer."""
     b = tagged(prompt)
     faithfulness = scale(share(b["answer"], b["source"]))
     relevance = scale(share(b["question"], b["answer"]))
     clarity = 9 if b["question"].rstrip().endswith(("?", "？")) else 5
     injection = any(_ADDRESSES_REVIEWER.search(b[k]) for k in ("source", "question", "answer"))
     return {"clarity": clarity, "faithfulness": faithfulness, "relevance": relevance,
-            "completeness": relevance, "injection": bool(injection),
+            "completeness": relevance, "addresses_reviewer": bool(injection),
             "reason": f"{share(b['answer'], b['source']):.0%} of the answer is in the source."}
 
 
@@ -122,6 +122,8 @@ def faulty_answer(kind: str, prompt: str, seen_passages: list[str]) -> str:
     lang = lang_of(passage)
     if kind == "invented":
         return INVENTED[lang]
+    if kind == "invented_tail":  # a grounded answer that ends with a sentence of its own
+        return f"{grounded_answer(prompt)} {sentences(INVENTED[lang])[0]}"
     if kind == "wrong_language":
         return WRONG_LANGUAGE[lang]
     if kind == "other_chunk":

@@ -133,8 +133,11 @@ def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> P
         f"{summary['distributions'].get('verified_citation_share', 0):.0%} of them carry at least "
         "one citation verified in its source passage"
         + (f"; {sum(summary['distributions']['cot_removed'].values())} kept without their "
-           f"reasoning chain ({summary['distributions']['cot_removed']})."
-           if summary["distributions"].get("cot_removed") else "."),
+           f"reasoning chain ({summary['distributions']['cot_removed']})"
+           if summary["distributions"].get("cot_removed") else "")
+        + (f"; {summary['distributions']['answers_trimmed']} answers lost unsupported last "
+           "sentences (`answer_trimmed` in samples.jsonl)."
+           if summary["distributions"].get("answers_trimmed") else "."),
         *audit_parts(summary),
         *([split_warnings_section(summary["split_warnings"])]
           if summary.get("split_warnings") else []),

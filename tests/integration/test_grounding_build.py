@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,27 @@ def test_ungrounded_answers_are_dropped_without_a_judge_call(llm_env, tmp_path: 
     assert rows and all(r["grounding"] >= 0.6 for r in rows)
     card = (Path(summary["release_dir"]) / "README.md").read_text("utf-8")
     assert f"| grounding: ungrounded | {ungrounded} |" in card
+
+
+def test_an_invented_last_sentence_is_cut_and_the_sample_kept(llm_env, tmp_path: Path) -> None:
+    llm_env.answers = "grounded"
+    llm_env.add_fault("invented_tail", times=-1, match=("\nQuestion:",))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good_english_pdf(corpus / "en.pdf")
+    good_chinese_pdf(corpus / "zh.pdf")
+    summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"),
+                                        judge={"self_check_pairs": 0}))
+    rows = read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")
+    assert len(rows) >= 4 and "ungrounded" not in summary["drop_reasons"].get("grounding", {})
+    trimmed = [r for r in rows if r.get("answer_trimmed")]
+    assert {r["answer_trimmed"][0][:4] for r in trimmed} == {"Purp", "紫色量子"}
+    # Every answer whose invented sentence stands on its own lost it (one glued to a table row
+    # without a full stop is one sentence with it, and the sentence-level score lets it pass).
+    english = [r for r in rows if not re.search("[\u4e00-\u9fff]", r["answer"])]
+    assert english and all(r.get("answer_trimmed") and r["grounding"] == 1.0 for r in english)
+    assert len(trimmed) >= len(rows) - 1
+    exported = (Path(summary["release_dir"]) / "alpaca_train.jsonl").read_text("utf-8")
+    assert "Purple quantum" not in exported
+    card = (Path(summary["release_dir"]) / "README.md").read_text("utf-8")
+    assert f"{len(trimmed)} answers lost unsupported last sentences" in card
