@@ -9,7 +9,7 @@ which could lead to SQL injection attacks if not handled carefully."). Dropping 
 it (``ungrounded``) loses the supported part; keeping it teaches the fine-tuned model to add
 unsupported claims. Only a tail is cut (an unsupported sentence in the middle is left to the
 score), only when a supported claim remains, and never most of the answer: a trim that would
-remove more than ``MAX_TRIMMED_SHARE`` of the answer's content units leaves the answer to the
+remove more than ``MAX_TRIMMED_SHARE`` of the answer's characters leaves the answer to the
 score and its threshold. The judge then sees the trimmed answer, so an answer that no longer
 covers its question is scored as incomplete.
 """
@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 from sftforge.grounding.score import MIN_UNITS, SentenceSupport, grounding_detail
 
-MAX_TRIMMED_SHARE = 0.67  # at most two thirds of the answer's content units may be cut
+# At most two thirds of the answer may be cut (in characters: a sentence about code counts
+# only its Latin words as units, so units would undercount it).
+MAX_TRIMMED_SHARE = 0.67
 # A list item's number or bullet left at the end of the head once its item was cut ("...\n3.").
 _DANGLING_MARKER_RE = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}[.)]|[-*+•])[ \t]*$")
 
@@ -65,8 +67,8 @@ def trim_unsupported_tail(answer: str, chunk_text: str) -> Trim:
     head, tail = detail[:start], detail[start:]
     if not tail or not any(s.supported and s.units >= MIN_UNITS for s in head):
         return Trim(text=answer)
-    cut = sum(s.units for s in tail)
-    if cut > MAX_TRIMMED_SHARE * sum(s.units for s in detail):
+    cut = sum(len(s.sentence) for s in tail)
+    if cut > MAX_TRIMMED_SHARE * sum(len(s.sentence) for s in detail):
         return Trim(text=answer)
     end = _head_end(answer, [s.sentence for s in head])
     if end <= 0:

@@ -118,3 +118,44 @@ def test_words_scattered_over_the_chunk_do_not_support_a_sentence() -> None:
     detail = grounding_detail(stitched, chunk, "en")
     assert detail.sentences[0].support < 0.5 and detail.score == 0.0
     assert grounding_score("A strict policy requires a random nonce per response.", chunk) == 1.0
+
+
+CODE_CHUNK = """The safe version binds the value as a parameter:
+
+def find_user(db, name):
+    # GOOD: the driver binds the value as a parameter
+    sql = "SELECT id, role FROM users WHERE name = ?"
+    return db.execute(sql, (name,)).fetchone()
+"""
+
+
+ZH_CODE_CHUNK = """同步令牌的 Flask 实现：每个会话一个随机令牌。
+
+def csrf_token():
+    # 为会话生成随机令牌
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+"""
+
+
+@pytest.mark.parametrize("answer, chunk", [
+    ("`find_user` passes `name` to `db.execute` as a parameter, so the driver binds the value.",
+     CODE_CHUNK),
+    ("这段代码用`SELECT id, role FROM users WHERE name = ?`查询用户的`id`和`role`。", CODE_CHUNK),
+    ("`csrf_token`函数为会话生成一个随机令牌，并用`secrets.token_urlsafe(32)`产生它。",
+     ZH_CODE_CHUNK),
+])
+def test_explanations_of_the_chunks_code_are_supported(answer: str, chunk: str) -> None:
+    # Prose about a snippet shares few words with its lines: its code names and Latin words
+    # are checked against the whole chunk instead, its Chinese words at a lower bar.
+    assert grounding_score(answer, chunk) == 1.0
+
+
+@pytest.mark.parametrize("answer, chunk", [
+    ("`find_user` calls `db.executemany` to insert a batch of users.", CODE_CHUNK),  # invented
+    ("`find_user` drops every table and emails the administrator a backup archive.", CODE_CHUNK),
+    ("`csrf_token`函数会删除整个数据库并发送邮件通知管理员。", ZH_CODE_CHUNK),
+])
+def test_invented_claims_about_the_code_are_not(answer: str, chunk: str) -> None:
+    assert grounding_score(answer, chunk) < MIN_GROUNDING
