@@ -9,22 +9,25 @@ import pytest
 
 from flows.build_dataset import BuildParams, build_dataset
 from tests.integration.conftest import read_jsonl
-from tests.pdf_fixtures import good_chinese_pdf, good_english_pdf
+from tests.pdf_fixtures import handbook_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 JUDGE = "You are a strict reviewer"
 
 
-def test_ungrounded_answers_are_dropped_without_a_judge_call(llm_env, tmp_path: Path) -> None:
+def _build_with_fault(llm_env, tmp_path: Path, fault: str, match: tuple[str, ...]) -> dict:
+    """Build the two handbooks with grounded scripted answers, ``fault`` on every answer
+    request matching ``match``; no judge self-check."""
     llm_env.answers = "grounded"
+    llm_env.add_fault(fault, times=-1, match=match)
+    corpus = handbook_corpus(tmp_path / "corpus")
+    return build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"),
+                                     judge={"self_check_pairs": 0}))
+
+
+def test_ungrounded_answers_are_dropped_without_a_judge_call(llm_env, tmp_path: Path) -> None:
     # Every answer about the English handbook's first section is invented.
-    llm_env.add_fault("invented", times=-1, match=("\nQuestion:", "Injection"))
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    good_english_pdf(corpus / "en.pdf")
-    good_chinese_pdf(corpus / "zh.pdf")
-    summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"),
-                                        judge={"self_check_pairs": 0}))
+    summary = _build_with_fault(llm_env, tmp_path, "invented", ("\nQuestion:", "Injection"))
     ungrounded = summary["drop_reasons"]["grounding"]["ungrounded"]
     assert ungrounded >= 1
     judged = sum(r["messages"][0]["content"].startswith(JUDGE) for r in llm_env.log)
@@ -37,14 +40,7 @@ def test_ungrounded_answers_are_dropped_without_a_judge_call(llm_env, tmp_path: 
 
 
 def test_an_invented_last_sentence_is_cut_and_the_sample_kept(llm_env, tmp_path: Path) -> None:
-    llm_env.answers = "grounded"
-    llm_env.add_fault("invented_tail", times=-1, match=("\nQuestion:",))
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    good_english_pdf(corpus / "en.pdf")
-    good_chinese_pdf(corpus / "zh.pdf")
-    summary = build_dataset(BuildParams(input_path=str(corpus), out_dir=str(tmp_path / "out"),
-                                        judge={"self_check_pairs": 0}))
+    summary = _build_with_fault(llm_env, tmp_path, "invented_tail", ("\nQuestion:",))
     rows = read_jsonl(Path(summary["release_dir"]) / "samples.jsonl")
     assert len(rows) >= 4 and "ungrounded" not in summary["drop_reasons"].get("grounding", {})
     trimmed = [r for r in rows if r.get("answer_trimmed")]
