@@ -6,9 +6,9 @@ Reads ``samples`` (sample_id, doc_id, chunk_id, question, answer, cot, citations
 fingerprint). ``citations`` is the JSON list of {quote, start, end} with every
 quote PII-scrubbed (quotes are copied from the raw chunk): releases read it from here.
 
-Per sample: ``clean_text`` (``sftforge.cleaning.normalize``) on each field, source hygiene and
-the answer's unsupported tail cut (``trimmed``: the JSON list of cut sentences), statistics on the cleaned text
-(``sample_stats``; mojibake is measured on the raw text, which NFKC would partly hide), rule
+Per sample: ``clean_text`` (``sftforge.cleaning.normalize``) on each field, source hygiene
+and the answer's unsupported tail cut (``trimmed``: the JSON list of cut sentences),
+statistics on the cleaned text (``sample_stats``; mojibake is measured on the raw text, which NFKC would partly hide), rule
 filters on those statistics, then PII scrubbing (``sftforge.cleaning.pii``) of every field, kept or
 dropped, so no clean text carries PII. As in datatrove, a filter returns ``True`` to keep or
 ``(False, reason)``; the first failing filter names the drop. As in data-juicer, statistics are
@@ -40,9 +40,9 @@ from sftforge.cleaning.normalize import (
     script_counts,
 )
 from sftforge.grounding import cot as cot_module
-from sftforge.grounding.cot import answer_hygiene, hygiene, question_hygiene
 from sftforge.grounding import score as score_module
 from sftforge.grounding import trim as trim_module
+from sftforge.grounding.cot import answer_hygiene, hygiene, question_hygiene
 from sftforge.grounding.score import content_units
 from sftforge.grounding.trim import trim_unsupported_tail
 from sftforge.stage import BuildContext, CurationStage, StageStats
@@ -339,7 +339,8 @@ def apply_filters(st: SampleStats, cfg: CleanSettings, lang: str) -> str:
 
 def source_hygiene(cleaned: dict[str, str]) -> tuple[str, str]:
     """Rewrite, in place, question, answer and CoT sentences that lean on "the passage" / 原文
-    into domain statements (``sftforge.grounding.cot``); returns (answer drop reason, CoT drop reason).
+    into domain statements (``sftforge.grounding.cot``); returns (answer drop reason, CoT drop
+    reason).
 
     A model trained on "The passage states that X" learns to reason about a passage it will
     never see; a CoT that only repeats its answer teaches nothing, so it is removed (the

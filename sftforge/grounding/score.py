@@ -16,9 +16,11 @@ not supported by any one statement. A sentence about the chunk's code (every `ba
 it uses is in the chunk) is checked against the whole chunk, on its Latin words (code names,
 keywords; minus the words every explanation of code uses, "function", "returns"...) and, at a
 lower bar, its Chinese words: prose that explains a snippet shares few words with the code line
-by line, and an invented name, call or claim is still caught. The score is the unit-weighted share of answer sentences
-with support >= ``SENTENCE_SUPPORT`` (0.5) (long sentences weigh more than "Yes."), so one invented
-sentence among three correct ones costs about a quarter.
+by line, and an invented name, call or claim is still caught.
+
+The score is the unit-weighted share of answer sentences with support >= ``SENTENCE_SUPPORT``
+(0.5) (long sentences weigh more than "Yes."), so one invented sentence among three correct
+ones costs about a quarter.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def content_units(text: str) -> set[str]:
     return units
 
 
-# Words of any explanation of code: they say what kind of thing a name is, not what the code does.
+# Words of any explanation of code: what kind of thing a name is, not what the code does.
 _CODE_TALK = frozenset(stem(w) for w in """
 function method variable parameter argument call called return returns class string value
 tuple list dict dictionary decorator module code snippet line define defines defined object
@@ -136,7 +138,8 @@ def code_support(sentence: str, units: set[str], chunk_units: set[str]) -> Sente
     latin = {u for u in units if not HAN_RE.search(u)} - _CODE_TALK
     han = units - latin - _CODE_TALK
     han_share = _share(han, chunk_units) if any(HAN_RE.search(u) for u in chunk_units) else 1.0
-    support = min(_share(latin, chunk_units), han_share * SENTENCE_SUPPORT / CODE_HAN_SUPPORT, 1.0)
+    han_support = han_share * SENTENCE_SUPPORT / CODE_HAN_SUPPORT  # the bar maps to 0.5
+    support = min(_share(latin, chunk_units), han_support, 1.0)
     checked = latin | han
     return SentenceSupport(sentence=sentence, units=len(checked),
                            missing=sorted(checked - chunk_units), support=round(support, 3),
