@@ -74,7 +74,10 @@ def test_build_with_the_embedded_model(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SFTFORGE_", "PREFECT_"))}
     env.update(SFTFORGE_HOME=str(tmp_path / "home"), PREFECT_HOME=str(tmp_path / "prefect"),
                HF_HUB_OFFLINE="1", SFTFORGE_QUESTION__TEMPERATURE="0",
-               SFTFORGE_ANSWER__TEMPERATURE="0")  # greedy decoding: the same output every run
+               SFTFORGE_ANSWER__TEMPERATURE="0",  # greedy decoding: the same output every run
+               # Two pairs per document: one wrong answer of the 1.5B model (dropped, as it
+               # should be) must not leave a language without samples.
+               SFTFORGE_QUESTIONS__MIN_PER_CHUNK="2", SFTFORGE_QUESTIONS__MAX_PER_CHUNK="2")
     # The joined model file is reused across test runs instead of being rebuilt from the parts.
     env["SFTFORGE_MODELS_DIR"] = str(shared_models_dir())
     result = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
