@@ -135,8 +135,8 @@ def code_support(sentence: str, units: set[str], chunk_units: set[str]) -> Sente
     has Chinese text, at ``CODE_HAN_SUPPORT``: Chinese prose about a snippet shares a few words
     with the comments and text around it (0.17-0.31 on the demo corpus), a Chinese claim the
     chunk never makes next to none (0.07)."""
-    latin = {u for u in units if not HAN_RE.search(u)} - _CODE_TALK
-    han = units - latin - _CODE_TALK
+    han = {u for u in units if HAN_RE.search(u)}
+    latin = units - han - _CODE_TALK
     han_share = _share(han, chunk_units) if any(HAN_RE.search(u) for u in chunk_units) else 1.0
     han_support = han_share * SENTENCE_SUPPORT / CODE_HAN_SUPPORT  # the bar maps to 0.5
     support = min(_share(latin, chunk_units), han_support, 1.0)

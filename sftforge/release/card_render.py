@@ -119,6 +119,20 @@ def documents_section(documents: list[dict[str, Any]], samples: dict[str, int]) 
     return "\n".join(lines + ([""] + details if details else []))
 
 
+def _sample_notes(dist: dict[str, Any]) -> list[str]:
+    """What the card's first paragraph says of the exported samples: verified citations, and
+    the reasoning chains and answer tails clean removed (when any)."""
+    notes = [f"{dist.get('verified_citation_share', 0):.0%} of them carry at least one citation "
+             "verified in its source passage"]
+    if dist.get("cot_removed"):
+        notes.append(f"{sum(dist['cot_removed'].values())} kept without their reasoning chain "
+                     f"({dist['cot_removed']})")
+    if dist.get("answers_trimmed"):
+        notes.append(f"{dist['answers_trimmed']} answers lost unsupported last sentences "
+                     "(`answer_trimmed` in samples.jsonl)")
+    return notes
+
+
 def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> Path:
     """Write ``target/README.md`` (the dataset card) and its plots; ``redraw=False`` keeps the
     plots already drawn for the same samples (the card is rewritten after the release gate)."""
@@ -128,16 +142,10 @@ def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> P
     quarantined = {q["path"]: q["reason"] for q in summary["quarantined"]}
     parts = [
         f"# sftforge dataset {summary['version']}",
-        f"Built {summary['created_at']} from {summary['counts'].get('documents', 0)} documents; "
-        f"{summary['counts'].get('exported', 0)} samples exported; "
-        f"{summary['distributions'].get('verified_citation_share', 0):.0%} of them carry at least "
-        "one citation verified in its source passage"
-        + (f"; {sum(summary['distributions']['cot_removed'].values())} kept without their "
-           f"reasoning chain ({summary['distributions']['cot_removed']})"
-           if summary["distributions"].get("cot_removed") else "")
-        + (f"; {summary['distributions']['answers_trimmed']} answers lost unsupported last "
-           "sentences (`answer_trimmed` in samples.jsonl)."
-           if summary["distributions"].get("answers_trimmed") else "."),
+        "; ".join([
+            f"Built {summary['created_at']} from {summary['counts'].get('documents', 0)} "
+            f"documents", f"{summary['counts'].get('exported', 0)} samples exported",
+            *_sample_notes(summary["distributions"])]) + ".",
         *audit_parts(summary),
         *([split_warnings_section(summary["split_warnings"])]
           if summary.get("split_warnings") else []),
