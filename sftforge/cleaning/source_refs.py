@@ -53,7 +53,15 @@ ZH_REFERENCE = (rf"(?:根据|按照|依据|基于|从|如|正如)?{ZH_SOURCE_WOR
                 rf"|(?:根据|按照|依据|基于|正如)(?:材料|资料|段落|文章|文本)"
                 rf"|(?:材料|资料|段落|文章|文本|作者){ZH_REPORTING_VERB}")
 
-SOURCE_REFERENCE_RE = re.compile(f"{EN_REFERENCE}|{ZH_REFERENCE}", re.IGNORECASE)
+# A claim of absence with no one to be absent from ("No other defenses are mentioned.",
+# "未提及具体数值"): only a text fails to mention things. "is not specified" stays out: "If
+# the port is not specified, 443 is used." is about configuration.
+EN_ABSENCE = (r"\b(?:(?:is|are|was|were)\s+not|isn't|aren't|wasn't|weren't)\s+"
+              r"(?:explicitly\s+|specifically\s+)?(?:mentioned|discussed|stated)\b"
+              r"|\bno\s+(?:other\s+)?[\w\s-]{0,40}?\b(?:is|are|was|were)\s+mentioned\b")
+ZH_ABSENCE = r"(?:未|没有|并未|并没有)(?:明确|具体)?(?:提及|提到)"
+SOURCE_REFERENCE_RE = re.compile(f"{EN_REFERENCE}|{ZH_REFERENCE}|{EN_ABSENCE}|{ZH_ABSENCE}",
+                                 re.IGNORECASE)
 
 # Pointers at the source's layout: a table or figure "below", "Table 3", "如下表所示", "见图 2".
 # Look-arounds keep 以下表明 (the following shows), 线上表单 (online form) and 表格 out.
@@ -68,10 +76,33 @@ LAYOUT_REFERENCE_RE = re.compile(f"{EN_LAYOUT}|{ZH_LAYOUT}", re.IGNORECASE)
 # An answer that carries its own table may well say "the table below".
 _OWN_TABLE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|", re.MULTILINE)
 
+# Pointers at a code listing of the source: "What does this code snippet do?", "这段代码有什么
+# 漏洞？". Code is a source part the reader lacks like a table, unless the text quotes it. Bare
+# "the code" / "the function" stay out: "How should the code handle errors?" asks about code
+# in general, and "This function escapes HTML." names what the sentence before introduced.
+# "source code" and "URL fragment" / "directory listing" are subjects, not pointers: the nouns
+# take "code" before them (or "snippet" alone) and the adjectives are deictic ones only.
+_EN_CODE_NOUN = (r"snippets?|code\s+(?:snippets?|listings?|fragments?|examples?|samples?|blocks?)"
+                 r"|(?:example|sample)\s+code")
+_EN_CODE_ADJ = r"(?:given|provided|above|following|preceding|supplied|shown)"
+EN_CODE_POINTER = (
+    rf"\b(?:the|this|that|these|those)\s+(?:{_EN_CODE_ADJ}\s+)?(?:{_EN_CODE_NOUN})\b"
+    rf"|\b(?:this|that|these|those)\s+(?:{_EN_CODE_ADJ}\s+)?code\b"
+    rf"|\bthe\s+{_EN_CODE_ADJ}\s+code\b"
+    r"|\bthe\s+code\s+(?:above|below|shown)\b"
+)
+ZH_CODE_POINTER = (r"(?:这个|这段|这些|该|此|上述|上面的?|下面的?|以下|如下|给定的?|所给的?)"
+                   r"(?:示例)?代码(?![库仓])")
+CODE_POINTER_RE = re.compile(f"{EN_CODE_POINTER}|{ZH_CODE_POINTER}", re.IGNORECASE)
+# A text that quotes its code (a fenced block, an inline code span, an indented code line).
+_OWN_CODE_RE = re.compile(r"```|`[^`\n]{2,}`|^(?: {4}|\t)\S", re.MULTILINE)
+
 
 def refers_to_source(text: str) -> bool:
-    """True when ``text`` points at a source text (or a table or figure of it) its reader will
-    not have."""
+    """True when ``text`` points at a source text (or a table, figure or code listing of it)
+    its reader will not have."""
     if SOURCE_REFERENCE_RE.search(text):
+        return True
+    if CODE_POINTER_RE.search(text) and not _OWN_CODE_RE.search(text):
         return True
     return bool(LAYOUT_REFERENCE_RE.search(text)) and not _OWN_TABLE_RE.search(text)

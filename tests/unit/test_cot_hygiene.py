@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sftforge.grounding.cot import CotVerdict, answer_hygiene, hygiene, rewrite_sentence
+from sftforge.grounding.cot import (
+    CotVerdict, answer_hygiene, hygiene, question_hygiene, rewrite_sentence,
+)
 
 ANSWER_EN = ("Parameterized queries send the query text and the values separately, so a value "
              "can never change the structure of the statement.")
@@ -122,6 +124,62 @@ def test_pointers_at_the_sources_tables_and_figures(text: str, expected: bool) -
     from sftforge.cleaning.source_refs import refers_to_source
 
     assert refers_to_source(text) is expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("What does this code snippet do?", True),
+    ("这个代码片段的作用是什么？", True),
+    ("这段代码有什么漏洞？", True),
+    ("请解释以下代码的输出。", True),
+    ("Why is the above code vulnerable to SQL injection?", True),
+    ("Which line of the code shown is unsafe?", True),
+    ("What does the following code do?\n```python\nprint(1)\n```", False),
+    ("Why is this code vulnerable: `query = \"SELECT * FROM t WHERE id=\" + uid`?", False),
+    ("How should the code handle errors?", False),
+    ("Why should the source code be reviewed before release?", False),
+    ("The fragment identifier is never sent to the server.", False),
+    ("Is the directory listing enabled by default?", False),
+    ("编写一段示例代码，演示参数化查询。", False),
+    ("该代码库使用了参数化查询。", False),
+    ("源代码审计能发现注入漏洞。", False),
+    ("This function escapes HTML before it is written.", False),
+])
+def test_pointers_at_a_code_listing_the_reader_lacks(text: str, expected: bool) -> None:
+    from sftforge.cleaning.source_refs import refers_to_source
+
+    assert refers_to_source(text) is expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("No other defenses are mentioned.", True),
+    ("The exact number is not mentioned.", True),
+    ("It isn't explicitly stated whether tokens expire.", True),
+    ("未提及具体的超时时间。", True),
+    ("If the port is not specified, 443 is used.", False),
+    ("No special characters are allowed in the name.", False),
+    ("The attacks mentioned earlier all rely on cookies.", False),
+    ("该攻击不需要用户交互。", False),
+])
+def test_claims_of_absence_point_at_the_source(text: str, expected: bool) -> None:
+    from sftforge.cleaning.source_refs import refers_to_source
+
+    assert refers_to_source(text) is expected
+
+
+def test_cot_sentence_saying_what_is_not_mentioned_is_cut() -> None:
+    verdict = hygiene("Output encoding and a CSP both stop injected scripts from running. No other "
+                      "defenses are mentioned.", "Use output encoding and a Content Security Policy.")
+    assert verdict.action == "rewritten"
+    assert verdict.text == "Output encoding and a CSP both stop injected scripts from running."
+
+
+def test_question_about_an_unseen_snippet_is_left_for_the_filter() -> None:
+    """No clause to cut: the question keeps its words and the clean filter drops it."""
+    question = "这个代码片段的作用是什么？"
+    assert question_hygiene(question) == question
+    from sftforge.cleaning.normalize import refers_to_unseen_source
+
+    assert refers_to_unseen_source(question)
 
 
 def test_answer_that_leans_on_a_table_it_does_not_have_is_dropped() -> None:
