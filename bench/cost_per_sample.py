@@ -13,7 +13,9 @@ it uses every core for minutes, so run it on an otherwise idle machine and say w
 Printed side by side: exported samples, LLM requests (all, and generation + judge), requests per
 exported sample, seconds of the LLM stages (model start-up excluded) and of the whole build
 (Prefect and model start-up included) per exported sample, completion tokens per exported
-sample (the machine-independent part of the cost), and the per-chunk/per-question ratios.
+sample (the machine-independent part of the cost), and the per-chunk/per-question ratios. With
+the embedded model the server's log also tells where its time went: prompt tokens evaluated and
+reused from llama.cpp's prefix cache, seconds of prompt evaluation and of generation.
 Targets: <= 2.0 requests per exported sample (judge included) and >= 2x fewer LLM seconds per
 exported sample in the per-chunk mode. No assertions: a benchmark reports, it does not judge.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -83,7 +86,31 @@ def run_build(mode: str, corpus: Path, work: Path, env: dict[str, str]) -> dict[
     if done.returncode != 0:
         sys.exit(f"{mode} build failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     summary_path = sorted((out / "releases").glob("v*/summary.json"))[-1]
-    return {**json.loads(summary_path.read_text("utf-8")), "wall_s": wall}
+    return {**json.loads(summary_path.read_text("utf-8")), "wall_s": wall,
+            "server": llama_timings(home / "logs" / "local_llm.log")}
+
+
+# llama.cpp prints these per request (llama_cpp.server runs verbose).
+_PROMPT_RE = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
+_GEN_RE = re.compile(r"^llama_perf_context_print:\s+eval time =\s*([\d.]+) ms /\s*(\d+) runs",
+                     re.MULTILINE)
+_REUSED_RE = re.compile(r"Llama\.generate: (\d+) prefix-match hit")
+
+
+def llama_timings(log: Path) -> dict[str, float]:
+    """Where the embedded server's time went, from its log: prompt tokens evaluated and
+    reused (llama.cpp's prefix cache), seconds evaluating prompts and generating. Empty for
+    an endpoint (no log)."""
+    if not log.exists():
+        return {}
+    text = log.read_text("utf-8", "replace")
+    prompt = [(float(ms), int(n)) for ms, n in _PROMPT_RE.findall(text)]
+    gen = [(float(ms), int(n)) for ms, n in _GEN_RE.findall(text)]
+    return {"prompt tok evaluated": sum(n for _, n in prompt),
+            "prompt tok reused": sum(int(n) for n in _REUSED_RE.findall(text)),
+            "prompt eval s": round(sum(ms for ms, _ in prompt) / 1000, 1),
+            "generated tok": sum(n for _, n in gen),
+            "generation s": round(sum(ms for ms, _ in gen) / 1000, 1)}
 
 
 def figures(summary: dict[str, Any]) -> dict[str, float]:
@@ -100,7 +127,17 @@ def figures(summary: dict[str, Any]) -> dict[str, float]:
         "LLM stage s": round(llm_s, 1), "LLM s / exported": round(llm_s / exported, 1),
         "build s / exported": round(summary["wall_s"] / exported, 1),
         "completion tok / exported": round(summary["tokens"]["completion"] / exported),
+        **_per_exported(summary["server"], exported),
     }
+
+
+def _per_exported(server: dict[str, float], exported: int) -> dict[str, float]:
+    """The server's split (``llama_timings``), with its seconds also per exported sample."""
+    if not server:
+        return {}
+    return {**server,
+            "prompt eval s / exported": round(server["prompt eval s"] / exported, 1),
+            "generation s / exported": round(server["generation s"] / exported, 1)}
 
 
 def report(rows: dict[str, dict[str, float]]) -> str:
