@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from sftforge.cleaning.rules import CleanSettings
 from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
 from tasks.answers import AnswerSettings
-from tasks.clean import CleanSettings
 from tasks.dedup import DedupSettings
 from tasks.dialogues import DialogueSettings
 from tasks.export import ExportSettings

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sftforge import store
+from sftforge.cleaning.rules import CleanSettings
 from tasks.clean import (
-    CleanSettings,
     clean_fingerprint,
     clean_sample,
     clean_samples,

@@ -6,7 +6,8 @@ import json
 
 from sftforge.grounding.score import MIN_GROUNDING, grounding_score
 from sftforge.grounding.trim import trim_unsupported_tail
-from tasks.clean import CleanSettings, clean_sample
+from sftforge.cleaning.rules import CleanSettings
+from tasks.clean import clean_sample
 
 EN = ("Parameters bind values only. They cannot be used for table or column names. When a query "
       "must sort by a column the user chooses, map the choice to a fixed list of allowed column "
