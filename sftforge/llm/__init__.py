@@ -1,1 +1,2 @@
-"""LLM access: the OpenAI-compatible gateway, request cache, failure ledger, endpoints per role, the embedded model and the Jinja2 prompts."""
+"""LLM access: the OpenAI-compatible gateway, structured (JSON) replies, request cache, failure
+ledger, endpoints per role, the embedded model and the Jinja2 prompts."""

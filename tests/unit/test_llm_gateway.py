@@ -17,10 +17,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from sftforge.llm.failures import clear_failures, failure_category, failure_counts, record_failures
-from sftforge.llm.gateway import (
-    LLMGateway, LLMJob, LLMResult, _retry_after, parse_json, run_usage, schema_instruction,
-    split_reasoning, wire_schema,
-)
+from sftforge.llm.gateway import LLMGateway, LLMJob, LLMResult, _retry_after, run_usage
+from sftforge.llm.structured import parse_json, schema_instruction, split_reasoning, wire_schema
 from sftforge.settings import ResolvedEndpoint
 from sftforge import store
 from tests.fakellm import FakeLLM
