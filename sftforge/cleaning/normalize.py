@@ -33,7 +33,7 @@ import unicodedata
 from functools import lru_cache
 from itertools import groupby
 
-from sftforge.cleaning.source_refs import refers_to_source
+from sftforge.cleaning.source_refs import points_at_code, refers_to_source
 
 # Han ideographs (basic, extension A, compatibility, extensions B+ in the supplementary planes).
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -251,5 +251,6 @@ def mojibake_hits(text: str) -> int:
 
 def refers_to_unseen_source(question: str) -> bool:
     """True when a question points at a source text the reader will not have (the pattern is
-    shared with the CoT/answer hygiene: ``sftforge.cleaning.source_refs``)."""
-    return refers_to_source(question)
+    shared with the CoT/answer hygiene: ``sftforge.cleaning.source_refs``) or at a code listing
+    of it that the question does not quote."""
+    return refers_to_source(question) or points_at_code(question)

@@ -80,6 +80,7 @@ _OWN_TABLE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|", re.MULTILINE)
 # 漏洞？". Code is a source part the reader lacks like a table, unless the text quotes it. Bare
 # "the code" / "the function" stay out: "How should the code handle errors?" asks about code
 # in general, and "This function escapes HTML." names what the sentence before introduced.
+# Questions only: in an answer, "this code" may well be the code its question quotes.
 # "source code" and "URL fragment" / "directory listing" are subjects, not pointers: the nouns
 # take "code" before them (or "snippet" alone) and the adjectives are deictic ones only.
 _EN_CODE_NOUN = (r"snippets?|code\s+(?:snippets?|listings?|fragments?|examples?|samples?|blocks?)"
@@ -99,10 +100,14 @@ _OWN_CODE_RE = re.compile(r"```|`[^`\n]{2,}`|^(?: {4}|\t)\S", re.MULTILINE)
 
 
 def refers_to_source(text: str) -> bool:
-    """True when ``text`` points at a source text (or a table, figure or code listing of it)
-    its reader will not have."""
+    """True when ``text`` points at a source text (or a table or figure of it) its reader will
+    not have."""
     if SOURCE_REFERENCE_RE.search(text):
         return True
-    if CODE_POINTER_RE.search(text) and not _OWN_CODE_RE.search(text):
-        return True
     return bool(LAYOUT_REFERENCE_RE.search(text)) and not _OWN_TABLE_RE.search(text)
+
+
+def points_at_code(question: str) -> bool:
+    """True when ``question`` asks about a code listing ("this snippet", 这段代码) it does not
+    quote (a fenced block, an inline code span or an indented code line)."""
+    return bool(CODE_POINTER_RE.search(question)) and not _OWN_CODE_RE.search(question)

@@ -144,10 +144,16 @@ def test_pointers_at_the_sources_tables_and_figures(text: str, expected: bool) -
     ("源代码审计能发现注入漏洞。", False),
     ("This function escapes HTML before it is written.", False),
 ])
-def test_pointers_at_a_code_listing_the_reader_lacks(text: str, expected: bool) -> None:
-    from sftforge.cleaning.source_refs import refers_to_source
+def test_questions_pointing_at_a_code_listing_they_do_not_quote(text: str, expected: bool) -> None:
+    from sftforge.cleaning.source_refs import points_at_code
 
-    assert refers_to_source(text) is expected
+    assert points_at_code(text) is expected
+
+
+def test_an_answer_may_say_this_code_about_its_questions_code() -> None:
+    """The question quotes the code; the answer's "this code" is that code, not the source's."""
+    answer = "This code binds the user's value as a parameter, so it can never change the query."
+    assert answer_hygiene(answer).action == "kept"
 
 
 @pytest.mark.parametrize("text,expected", [
