@@ -10,8 +10,9 @@ it (``ungrounded``) loses the supported part; keeping it teaches the fine-tuned 
 unsupported claims. Only a tail is cut (an unsupported sentence in the middle is left to the
 score), only when a supported claim remains, and never most of the answer: a trim that would
 remove more than ``MAX_TRIMMED_SHARE`` of the answer's characters leaves the answer to the
-score and its threshold. The judge then sees the trimmed answer, so an answer that no longer
-covers its question is scored as incomplete.
+score and its threshold, and so is a cut inside a prose enumeration ("First, ..." kept, "Second,
+..." cut). The judge then sees the trimmed answer, so an answer that no longer covers its
+question is scored as incomplete.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from sftforge.grounding.score import MIN_UNITS, SentenceSupport, grounding_detai
 MAX_TRIMMED_SHARE = 0.67
 # A list item's number or bullet left at the end of the head once its item was cut ("...\n3.").
 _DANGLING_MARKER_RE = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}[.)]|[-*+•])[ \t]*$")
+# Prose enumerations: "several benefits. First, ... Second, ..." cut after "First" reads as a
+# broken answer ("several benefits" and one of them), so such a tail is left to the score.
+_ORDINAL_FIRST_RE = re.compile(
+    r"^\W*(?:first(?:ly)?\b|first of all\b|to begin with\b|首先|第一[，,、：:]|一是|其一)",
+    re.IGNORECASE)
+_ORDINAL_NEXT_RE = re.compile(
+    r"^\W*(?:second(?:ly)?\b|third(?:ly)?\b|finally\b|lastly\b|其次|第[二三四][，,、：:]"
+    r"|[二三四]是|其[二三]|最后)", re.IGNORECASE)
 
 
 @dataclass
@@ -49,6 +58,20 @@ def _tail(sentences: list[SentenceSupport]) -> int:
     return start
 
 
+def _splits_enumeration(head: list[str], tail: list[str]) -> bool:
+    """True when the cut would fall inside a prose enumeration: its next item ("Second, ...",
+    "其次") is in the tail, or the head's last "First, ..." has no next item after it."""
+    if any(_ORDINAL_NEXT_RE.match(s) for s in tail):
+        return True
+    opened = False
+    for sentence in head:
+        if _ORDINAL_FIRST_RE.match(sentence):
+            opened = True
+        elif _ORDINAL_NEXT_RE.match(sentence):
+            opened = False
+    return opened
+
+
 def _head_end(answer: str, sentences: list[str]) -> int:
     """Character offset in ``answer`` just past the last of ``sentences`` (its leading ones),
     so the kept head keeps the answer's own spacing and line breaks."""
@@ -69,6 +92,8 @@ def trim_unsupported_tail(answer: str, chunk_text: str) -> Trim:
         return Trim(text=answer)
     cut = sum(len(s.sentence) for s in tail)
     if cut > MAX_TRIMMED_SHARE * sum(len(s.sentence) for s in detail):
+        return Trim(text=answer)
+    if _splits_enumeration([s.sentence for s in head], [s.sentence for s in tail]):
         return Trim(text=answer)
     end = _head_end(answer, [s.sentence for s in head])
     if end <= 0:

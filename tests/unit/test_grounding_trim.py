@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from sftforge.cleaning.rules import CleanSettings
 from sftforge.grounding.score import MIN_GROUNDING, grounding_score
 from sftforge.grounding.trim import trim_unsupported_tail
-from sftforge.cleaning.rules import CleanSettings
 from tasks.clean import clean_sample
 
 EN = ("Parameters bind values only. They cannot be used for table or column names. When a query "
@@ -61,6 +61,21 @@ def test_a_numbered_item_cut_leaves_no_dangling_number() -> None:
     cut = trim_unsupported_tail(answer, EN)
     assert cut.text == f"Steps:\n1. Parameters bind values only.\n2. {HEAD}"
     assert cut.removed and cut.removed[-1].endswith("passwords.")
+
+
+def test_no_cut_inside_a_prose_enumeration() -> None:
+    """"Several rules. First, A." is a broken answer: the tail with "Second" stays, for the
+    score to judge the whole answer."""
+    head = f"Two rules keep sort columns safe. First, {HEAD[0].lower()}{HEAD[1:]}"
+    second = f"{head} Second, this guarantees attackers can never steal any passwords."
+    assert trim_unsupported_tail(second, EN).removed == []
+    also = f"{head} {TAIL}"  # "First" with its next item cut away
+    assert trim_unsupported_tail(also, EN).removed == []
+    both = f"{head} Second, parameters bind values only. {TAIL}"  # the list closes before the cut
+    assert trim_unsupported_tail(both, EN).removed == [TAIL]
+    zh = ("参数化查询有两个要点。首先，参数化查询把查询文本和参数值分开发送。"
+          "其次，这种方法在所有系统中都能彻底阻止一切网络攻击，并且让服务器速度提升三倍。")
+    assert trim_unsupported_tail(zh, ZH).removed == []
 
 
 def test_clean_records_the_cut_sentences_and_scrubs_them() -> None:
