@@ -119,8 +119,18 @@ def test_answers_are_rewritten_or_the_sample_dropped() -> None:
     ("The steps are listed below:\n1. Encode output.\n2. Set a CSP.", False),
     ("Options:\n\n| name | use |\n|---|---|\n| Lax | default |\n\nThe table above sums them up.",
      False),
+    # Claims of absence: only a text fails to mention things.
+    ("No other defenses are mentioned.", True),
+    ("The exact number is not mentioned.", True),
+    ("It isn't explicitly stated whether tokens expire.", True),
+    ("未提及具体的超时时间。", True),
+    ("If the port is not specified, 443 is used.", False),
+    ("No special characters are allowed in the name.", False),
+    ("The attacks mentioned earlier all rely on cookies.", False),
+    ("该攻击不需要用户交互。", False),
 ])
-def test_pointers_at_the_sources_tables_and_figures(text: str, expected: bool) -> None:
+def test_pointers_at_the_source_its_tables_and_figures_and_what_it_leaves_out(
+        text: str, expected: bool) -> None:
     from sftforge.cleaning.source_refs import refers_to_source
 
     assert refers_to_source(text) is expected
@@ -154,22 +164,6 @@ def test_an_answer_may_say_this_code_about_its_questions_code() -> None:
     """The question quotes the code; the answer's "this code" is that code, not the source's."""
     answer = "This code binds the user's value as a parameter, so it can never change the query."
     assert answer_hygiene(answer).action == "kept"
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("No other defenses are mentioned.", True),
-    ("The exact number is not mentioned.", True),
-    ("It isn't explicitly stated whether tokens expire.", True),
-    ("未提及具体的超时时间。", True),
-    ("If the port is not specified, 443 is used.", False),
-    ("No special characters are allowed in the name.", False),
-    ("The attacks mentioned earlier all rely on cookies.", False),
-    ("该攻击不需要用户交互。", False),
-])
-def test_claims_of_absence_point_at_the_source(text: str, expected: bool) -> None:
-    from sftforge.cleaning.source_refs import refers_to_source
-
-    assert refers_to_source(text) is expected
 
 
 def test_cot_sentence_saying_what_is_not_mentioned_is_cut() -> None:
