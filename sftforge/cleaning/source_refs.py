@@ -16,7 +16,10 @@ from __future__ import annotations
 import re
 
 # English nouns for the source text; "context" and "source" only with given/provided/above.
-_EN_NOUN = (r"(?:passage|text|document(?!\s*(?:object|\.|\(|'s\s+(?:body|head|cookie)))"
+# "the text field / box / area / file / node" are UI and DOM things, not the source.
+_EN_NOUN = (r"(?:passage|text(?![\s-]*(?:fields?|box(?:es)?|areas?|inputs?|nodes?|files?|strings?|"
+            r"editors?|messages?|elements?|encodings?|formats?|labels?|values?|content|mode)\b)"
+            r"|document(?!\s*(?:object|\.|\(|'s\s+(?:body|head|cookie)))"
             r"|excerpt|article|paragraph|section(?!\s+of\s+(?:the\s+)?code)|author|material|snippet)")
 _EN_ADJ = r"(?:given|provided|above|following|original|source|supplied)"
 _EN_NP = rf"(?:the|this|that)\s+(?:{_EN_ADJ}\s+)?{_EN_NOUN}" \

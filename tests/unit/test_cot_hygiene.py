@@ -128,6 +128,10 @@ def test_answers_are_rewritten_or_the_sample_dropped() -> None:
     ("No special characters are allowed in the name.", False),
     ("The attacks mentioned earlier all rely on cookies.", False),
     ("该攻击不需要用户交互。", False),
+    # UI and DOM text is not the source text.
+    ("Script typed in the text field is reflected in the page.", False),
+    ("Read the names from the text file line by line.", False),
+    ("As described in the text, CSP limits scripts.", True),
 ])
 def test_pointers_at_the_source_its_tables_and_figures_and_what_it_leaves_out(
         text: str, expected: bool) -> None:
