@@ -90,13 +90,13 @@ def trim_unsupported_tail(answer: str, chunk_text: str) -> Trim:
     head, tail = detail[:start], detail[start:]
     if not tail or not any(s.supported and s.units >= MIN_UNITS for s in head):
         return Trim(text=answer)
-    cut = sum(len(s.sentence) for s in tail)
-    if cut > MAX_TRIMMED_SHARE * sum(len(s.sentence) for s in detail):
+    kept, removed = [s.sentence for s in head], [s.sentence for s in tail]
+    if sum(map(len, removed)) > MAX_TRIMMED_SHARE * sum(len(s.sentence) for s in detail):
         return Trim(text=answer)
-    if _splits_enumeration([s.sentence for s in head], [s.sentence for s in tail]):
+    if _splits_enumeration(kept, removed):
         return Trim(text=answer)
-    end = _head_end(answer, [s.sentence for s in head])
+    end = _head_end(answer, kept)
     if end <= 0:
         return Trim(text=answer)
     head_text = _DANGLING_MARKER_RE.sub("", answer[:end].rstrip()).rstrip()
-    return Trim(text=head_text, removed=[s.sentence for s in tail])
+    return Trim(text=head_text, removed=removed)

@@ -54,7 +54,7 @@ def schema_instruction(schema: type[pydantic.BaseModel]) -> str:
 
 
 def with_instruction(messages: list[dict[str, str]],
-                      schema: type[pydantic.BaseModel] | None) -> list:
+                     schema: type[pydantic.BaseModel] | None) -> list:
     """Copy of ``messages`` with the schema instruction appended to the (first) system message
     (unchanged for a free-text job)."""
     out = [dict(m) for m in messages]
