@@ -3,8 +3,8 @@
 Run with each trainer's venv (``infra/install_trainers.sh``; the two trainers need different
 ``datasets`` releases, so one venv each), never the project's:
 
-    /work/trainers/llamafactory/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
-    /work/trainers/ms-swift/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
+    ~/.cache/sftforge/trainers/llamafactory/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
+    ~/.cache/sftforge/trainers/ms-swift/bin/python bench/trainer_loaders.py RELEASE_DIR_OR_FILES... [--json]
 
 Each run checks with the trainers importable in its interpreter (or those named by --trainers).
 

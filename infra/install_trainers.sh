@@ -3,9 +3,9 @@
 # Never installs into the project's venv (the trainers pin their own transformers/datasets), and
 # one venv per trainer: llamafactory 0.9.5 pins datasets<=4.0.0 while ms-swift 4.6 imports
 # datasets.features.Json, which only newer datasets have.
-#   usage: infra/install_trainers.sh [DIR]   -> DIR/llamafactory, DIR/ms-swift (default /work/trainers)
+#   usage: infra/install_trainers.sh [DIR]   -> DIR/llamafactory, DIR/ms-swift (default ~/.cache/sftforge/trainers)
 set -euo pipefail
-DIR="${1:-${TRAINERS_DIR:-/work/trainers}}"
+DIR="${1:-${TRAINERS_DIR:-$HOME/.cache/sftforge/trainers}}"
 PY="${PYTHON:-python3}"
 
 venv() {  # venv NAME PIP_ARGS...: create DIR/NAME if needed and pip install into it

@@ -44,9 +44,9 @@ from tasks.judge import scores_for
 
 log = logging.getLogger(__name__)
 
-# Calibrated (threshold, group_threshold) per model from the planted web-security set in
-# /work/notes/dedup_report.md: USE puts every planted paraphrase >= 0.71 and every different
-# question <= 0.67 (en) / 0.62 (zh). minilm and e5 have no clean gap; theirs favour precision.
+# Calibrated (threshold, group_threshold) per model from a planted web-security set of
+# paraphrase vs different-question pairs: USE puts every planted paraphrase >= 0.71 and every
+# different question <= 0.67 (en) / 0.62 (zh). minilm and e5 have no clean gap; theirs favour precision.
 CALIBRATED: dict[str, tuple[float, float]] = {
     embed.MULTILINGUAL: (0.70, 0.65),
     embed.ENGLISH: (0.80, 0.70),

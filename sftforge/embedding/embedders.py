@@ -199,7 +199,7 @@ def choose_embedder(langs: Iterable[str], setting: str = "auto") -> str:
     set it was the only shipped model with a positive margin between paraphrases and different
     questions in Chinese (+0.09) *and* English (+0.04; minilm -0.10, e5-small -0.00), and it is
     3.5x cheaper per passage than minilm. One model for all also means a corpus that gains its
-    first Chinese book re-embeds nothing. See /work/notes/dedup_report.md.
+    first Chinese book re-embeds nothing.
     """
     if setting != "auto":
         if setting not in EMBEDDERS:

@@ -1,7 +1,7 @@
 """Exports and converter outputs load through LLaMA-Factory's and ms-swift's own data code with
 no row dropped or emptied (bench/trainer_loaders.py, run by the trainers' venv), and a broken
 file makes it fail. Skipped when the trainers' venvs are missing (infra/install_trainers.sh
-creates them; $TRAINERS_DIR, default /work/trainers)."""
+creates them; $TRAINERS_DIR, default ~/.cache/sftforge/trainers)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sftforge.formats.records import Record
 from tasks.export import ExportSettings, write_release
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAINERS = Path(os.environ.get("TRAINERS_DIR", "/work/trainers"))
+TRAINERS = Path(os.environ.get("TRAINERS_DIR", str(Path.home() / ".cache" / "sftforge" / "trainers")))
 PYTHONS = {t: TRAINERS / t / "bin" / "python" for t in ("llamafactory", "ms-swift")}
 pytestmark = pytest.mark.skipif(not all(p.exists() for p in PYTHONS.values()),
                                 reason=f"no trainers venvs in {TRAINERS} (infra/install_trainers.sh)")
