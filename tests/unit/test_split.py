@@ -18,6 +18,7 @@ from tasks.split import (
     assign_split,
     group_key,
     split_rows,
+    split_inputs,
     split_samples,
     SplitStage,
     Prior,
@@ -177,3 +178,26 @@ def test_split_stage_assigns_its_items(tmp_path: Path) -> None:
     counts = SplitStage(settings=SplitSettings()).run(ctx, rows).extra["splits"]
     assert sum(counts.values()) == 30 == store.count(db, "splits")
     assert set(counts) == {"train", "val", "test"}
+
+
+def test_split_reads_near_duplicate_groups_and_clusters_from_the_tables(tmp_path: Path) -> None:
+    """``split_inputs`` is what the stage splits: a near-duplicate group or a duplicate cluster
+    read from the dedup tables lands in one split, whatever its members' own hashes say."""
+    db = str(tmp_path / "db")
+    ids = [f"s{i:03d}" for i in range(60)]
+    store.upsert(db, "samples", [{"sample_id": s, "doc_id": f"d{i % 7}", "question": "q",
+                                  "answer": "a"} for i, s in enumerate(ids)])
+    # Three groups of 20 samples each: alone, their hashes would spread them over all splits.
+    store.upsert(db, "dedup_groups", [{"sample_id": s, "group_id": f"g{i // 20}",
+                                       "fingerprint": "f"} for i, s in enumerate(ids)])
+    store.upsert(db, "dedup_clusters", [{"sample_id": s, "cluster_id": "c-tail", "kept": True,
+                                         "fingerprint": "f"} for s in ids[40:]])
+    rows = split_inputs(db, ids)
+    assert {r["group_id"] for r in rows} == {"g0", "g1", "g2"}
+    assert sum(r["cluster_id"] == "c-tail" for r in rows) == 20
+    split_samples(db, rows, SplitSettings())
+    splits = _splits(db)
+    for g in range(3):
+        assert len({splits[s] for s in ids[g * 20:(g + 1) * 20]}) == 1
+    alone = {assign_split(f"sample:{s}", SplitSettings()) for s in ids}
+    assert len(alone) > 1  # so the grouping, not chance, put each group in one split
