@@ -281,7 +281,9 @@ def screen(parsed: ParsedDocument, name: str, quarantine_hidden: bool) -> list[d
             raise QuarantineError(f"{name}: {detail}; the file looks manipulated - check it, "
                                   "or turn off quarantine_hidden_instructions to ingest the rest.")
         flags.append({"flag": "hidden_instructions", "detail": detail})
-    bad = [b for b in parsed.blocks if injection.suspected_injection(b["text"])]
+    # Neighbours screened together: an order split across two blocks flags both.
+    flagged = set(injection.screen_blocks([b["text"] for b in parsed.blocks]))
+    bad = [b for i, b in enumerate(parsed.blocks) if i in flagged]
     if bad:
         parsed.blocks = [b for b in parsed.blocks if b not in bad]
         flags.append({"flag": "prompt_injection", "detail": (
