@@ -1,10 +1,13 @@
 """Screening rates on the held-out sets of bench/heldout/ (written apart from the tests).
 
-Prints, per PII kind, variants caught / tried (caught: the value is gone from the scrubbed
+Two sets: the first (``pii_variants``, ``injections``, ``benign_imperatives``) was written
+before the detectors were changed for issue 20; the second (``fresh_*``) after, and was not
+tuned on: its misses are reported as they are. Prints, per PII kind, variants caught / tried (caught: the value is gone from the scrubbed
 text, however it was spelled); injections caught / tried (per language and evasion kind); and
 false positives / benign imperative IT sentences. Run from the repository root:
 
-    python bench/screening.py
+    python bench/screening.py          # both sets
+    python bench/screening.py fresh_   # one set, by file prefix ("" for the first)
 
 Runs on older commits too (no detection-view API needed): multi-block attacks fall back to
 screening each block when ``injection.screen_blocks`` is missing.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -34,9 +38,9 @@ def _core(text: str) -> str:
     return re.sub(r"[\W_]", "", unicodedata.normalize("NFKC", text)).lower()
 
 
-def pii_rates() -> None:
+def pii_rates(prefix: str = "") -> None:
     tried, caught, missed = Counter(), Counter(), []
-    for row in _rows("pii_variants.jsonl"):
+    for row in _rows(f"{prefix}pii_variants.jsonl"):
         out, _ = pii.scrub(row["text"])
         tried[row["kind"]] += 1
         if _core(row["needle"]) not in _core(out):
@@ -58,9 +62,9 @@ def _flagged(blocks: list[str]) -> bool:
     return injection.suspected_injection(*blocks)
 
 
-def injection_rates() -> None:
+def injection_rates(prefix: str = "") -> None:
     tried, caught, missed = Counter(), Counter(), []
-    for row in _rows("injections.jsonl"):
+    for row in _rows(f"{prefix}injections.jsonl"):
         key = f"{row['lang']} {row['kind']}"
         tried[key] += 1
         if _flagged(row["blocks"]):
@@ -74,7 +78,7 @@ def injection_rates() -> None:
     for text in missed:
         print(f"    missed {text!r}")
     flagged, total, fps = Counter(), Counter(), []
-    for row in _rows("benign_imperatives.jsonl"):
+    for row in _rows(f"{prefix}benign_imperatives.jsonl"):
         total[row["lang"]] += 1
         if _flagged([row["text"]]):
             flagged[row["lang"]] += 1
@@ -88,5 +92,7 @@ def injection_rates() -> None:
 
 
 if __name__ == "__main__":
-    pii_rates()
-    injection_rates()
+    for prefix in sys.argv[1:] or ["", "fresh_"]:
+        print(f"== set {prefix or 'first'} ==")
+        pii_rates(prefix)
+        injection_rates(prefix)

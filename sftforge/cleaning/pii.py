@@ -90,8 +90,9 @@ _AUTH_HEADER = _rx(r"(?i)\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/-]{12,}=*)")
 # Every quantifier is bounded and no two adjacent ones can trade characters without limit, so a
 # keyword costs at most a constant number of steps (the former unbounded name and value runs
 # made a 4 KB line of word characters cost 25 s).
+# A Chinese name needs no word boundary: "root密码：..." is a password too.
 _SECRET_NAME = (
-    r"[A-Za-z0-9_.-]{0,32}?(?:api[_-]?key|apikey|secret|token|passwd|password|pwd|access[_-]?key"
+    r"(?<![A-Za-z0-9_])[A-Za-z0-9_.-]{0,32}?(?:api[_-]?key|apikey|secret|token|passwd|password|pwd|access[_-]?key"
     r"|private[_-]?key|credential|sessid|session[_-]?id)s?[A-Za-z0-9_-]{0,32}"
     r"|密码|口令|密钥|秘钥|令牌"
 )
@@ -99,7 +100,7 @@ _SECRET_HINT = re.compile(r"(?i)key|secret|token|passw|pwd|credential|sess|密�
 # "=" / ":" assignments, and prose: "the admin password is X", "use password X", "密码是 X".
 _PROSE_SEP = r"\s{1,3}(?:is|was|=)?\s{0,3}|\s{0,3}(?:是|为|為|即|：|:)\s{0,3}"
 _ASSIGNMENT = _rx(
-    rf"(?i)(?<![A-Za-z0-9_])({_SECRET_NAME})"
+    rf"(?i)({_SECRET_NAME})"
     rf"([\"']?\s{{0,3}}(?:=>|:=|[:=]|：)\s{{0,3}}|{_PROSE_SEP})([\"'`]?)"
     r"((?:(?![\"'`,;()<>{}\[\]])[\x21-\x7e]){4,128})(\3)"  # ASCII: a CJK comma ends it
 )

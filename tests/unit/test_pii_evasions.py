@@ -164,3 +164,7 @@ def test_the_static_check_catches_catastrophic_shapes() -> None:
 def test_secret_assignment_has_only_bounded_runs() -> None:
     """The pattern that was cubic (4 KB line: 25 s) now has no unbounded repeat at all."""
     assert not re.search(r"(?<!\\)[*+]|\{\d+,\}", pii._ASSIGNMENT.pattern.replace("{4,128}", ""))
+
+
+def test_a_chinese_secret_name_after_latin_letters_is_found() -> None:
+    assert scrub("服务器root密码：Zx!9820qw") == ("服务器root密码：[SECRET]", {"SECRET": 1})
