@@ -2,9 +2,9 @@
 
 Two sets: the first (``pii_variants``, ``injections``, ``benign_imperatives``) was written
 before the detectors were changed for issue 20; the second (``fresh_*``) after, and was not
-tuned on: its misses are reported as they are. Prints, per PII kind, variants caught / tried (caught: the value is gone from the scrubbed
-text, however it was spelled); injections caught / tried (per language and evasion kind); and
-false positives / benign imperative IT sentences. Run from the repository root:
+tuned on: its misses are reported as they are. Prints, per PII kind, variants caught / tried
+(caught: the value is gone from the scrubbed text, however it was spelled); injections caught /
+tried (per language and evasion kind); and false positives / benign imperative IT sentences. Run from the repository root:
 
     python bench/screening.py          # both sets
     python bench/screening.py fresh_   # one set, by file prefix ("" for the first)

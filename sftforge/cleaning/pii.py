@@ -1,20 +1,24 @@
-"""PII and secret scrubbing with typed placeholders.
+"""PII and secret scrubbing with typed placeholders, read on the detection view.
 
-``scrub(text) -> (text, {kind: count})`` replaces, in this order (earlier kinds hide their
-characters from later ones, e.g. a password inside a URL is not also an email):
+``scrub(text) -> (text, {kind: count})`` finds values on ``sftforge.cleaning.detect_view``'s
+view of ``text`` (NFKC, format characters removed, look-alikes folded) and replaces each in the
+original text. Rules run in this order (earlier kinds hide their characters from later ones,
+e.g. a password inside a URL is not also an email):
 
 =====================  =================================================================
 ``[SECRET]``           private key blocks, JWTs, AWS/GitHub/Slack/OpenAI/Stripe/Google/...
-                       tokens, ``Authorization: Bearer|Basic`` values, and the value of
-                       ``api_key=...`` / ``password: ...`` / ``密码：...`` assignments
+                       tokens, ``Authorization: Bearer|Basic`` values, the value of
+                       ``api_key=...`` / ``password: ...`` / ``密码：...`` assignments and of
+                       prose ("the admin password is X", "数据库密码是 X")
 ``[URL_CREDENTIALS]``  ``user:pass`` of a URL; scheme, host and path stay
-``[EMAIL]``            e-mail addresses
-``[IP]``               IPv4 (octets validated) and IPv6 (validated with ``ipaddress``)
-``[CN_ID]``            18-digit Chinese resident ID: region prefix, real birth date and the
-                       ISO 7064 MOD 11-2 check character must all agree
-``[BANK_CARD]``        13-19 digits (contiguous or in 4-digit groups) passing Luhn
-``[PHONE]``            Chinese mobile (``1[3-9]`` + 9 digits, optional +86) and landline
-                       (``010-12345678``), ``+`` international numbers, US ``(415) 555-0132``
+``[EMAIL]``            e-mail addresses, also spelled out ("name [at] host [dot] cn")
+``[IP]``               IPv4 (octets validated, leading zeros allowed) and IPv6
+``[CN_ID]``            18-digit Chinese resident ID (region, birth date, MOD 11-2 check
+                       character) and the 15-digit legacy ID, in any digit grouping
+``[BANK_CARD]``        13-19 digits passing Luhn, contiguous or grouped
+``[PHONE]``            Chinese mobile (optional +86) in any grouping, landline, ``+``
+                       international, US ``(415) 555-0132``
+``[PASSPORT]``         CN passport numbers after "passport"/"护照", MRZ lines
 =====================  =================================================================
 
 Policy: everything that matches is redacted, including documentation values such as
@@ -35,10 +39,16 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
 from typing import Callable, Iterator
 
 from sftforge.cleaning import detect_view
+from sftforge.cleaning.pii_numbers import (  # numbers: CN ID, bank card, phone, passport
+    _BANK_CARD, _CN_ID, _DIGIT_RUN, _MRZ, _PASSPORT, _PHONE, _replace_bank_card,
+    _replace_cn_id, _replace_digit_run, _replace_mrz, _replace_passport, _replace_phone,
+    cn_id15_valid, cn_id_valid, luhn_valid)
+
+__all__ = ["KINDS", "PII_KINDS", "UNMAPPED", "cn_id15_valid", "cn_id_valid", "find_pii",
+           "luhn_valid", "scrub", "scrub_citations"]
 
 # The one list of PII kinds: the scrubber's placeholders, the gate's PII findings and the card.
 PII_KINDS = ("URL_CREDENTIALS", "EMAIL", "IP", "CN_ID", "BANK_CARD", "PHONE", "PASSPORT")
@@ -92,7 +102,8 @@ _AUTH_HEADER = _rx(r"(?i)\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/-]{12,}=*)")
 # made a 4 KB line of word characters cost 25 s).
 # A Chinese name needs no word boundary: "root密码：..." is a password too.
 _SECRET_NAME = (
-    r"(?<![A-Za-z0-9_])[A-Za-z0-9_.-]{0,32}?(?:api[_-]?key|apikey|secret|token|passwd|password|pwd|access[_-]?key"
+    r"(?<![A-Za-z0-9_])[A-Za-z0-9_.-]{0,32}?"
+    r"(?:api[_-]?key|apikey|secret|token|passwd|password|pwd|access[_-]?key"
     r"|private[_-]?key|credential|sessid|session[_-]?id)s?[A-Za-z0-9_-]{0,32}"
     r"|密码|口令|密钥|秘钥|令牌"
 )
@@ -163,7 +174,8 @@ _EMAIL = _rx(
 # "名字 艾特 host 点 com". A bare " at " needs a spelled-out dot too ("look at example.com"
 # is prose). Labels are bounded so a long run of words costs a constant per start.
 _AT_MARK = r"\s{0,2}[\[({<]\s{0,2}(?:at|AT|艾特)\s{0,2}[\])}>]\s{0,2}"
-_DOT_MARK = r"\s{0,2}[\[({<]\s{0,2}(?:dot|DOT|点)\s{0,2}[\])}>]\s{0,2}|\s(?:dot|DOT)\s|\s{0,2}点\s{0,2}"
+_DOT_MARK = (r"\s{0,2}[\[({<]\s{0,2}(?:dot|DOT|点)\s{0,2}[\])}>]\s{0,2}"
+             r"|\s(?:dot|DOT)\s|\s{0,2}点\s{0,2}")
 _LABEL = r"[A-Za-z0-9-]{1,63}"
 # The bare "at ... dot" form ends in a common top-level domain ("and at docs dot python" is prose).
 _TLDS = r"com|net|org|cn|io|edu|gov|info|biz|co|uk|de|jp|me|dev|ai|hk|tw|us|ru|fr"
@@ -209,124 +221,6 @@ def _replace_ipv4(m: re.Match[str]) -> str | None:
         return None
     ip = ipaddress.IPv4Address(".".join(map(str, octets)))
     return None if _harmless_ip(ip) else "[IP]"
-
-
-# --- numbers: Chinese ID, bank card, phone -------------------------------------------------
-
-_CN_ID = _rx(r"(?<!\w)[1-9]\d{5}(?:18|19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx](?!\w)")
-_CN_REGIONS = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 "
-    "64 65 71 81 82 83".split()
-)
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def cn_id_valid(number: str, today: date | None = None) -> bool:
-    """True when ``number`` is a well-formed 18-character Chinese resident ID."""
-    if len(number) != 18 or number[:2] not in _CN_REGIONS:
-        return False
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    if not date(1900, 1, 1) <= born <= (today or date.today()):
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == number[17].upper()
-
-
-def _replace_cn_id(m: re.Match[str]) -> str | None:
-    return "[CN_ID]" if cn_id_valid(m.group()) else None
-
-
-_BANK_CARD = _rx(
-    r"(?<![\w+-])(?:\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5}"
-    r"|\d{13,19})(?![\w-])"
-)
-
-
-def luhn_valid(digits: str) -> bool:
-    """Luhn checksum of a digit string."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-def _replace_bank_card(m: re.Match[str]) -> str | None:
-    digits = re.sub(r"\D", "", m.group())
-    # No card network starts with 0 or 1; 13-digit millisecond timestamps start with 1.
-    if digits[0] in "01" or len(set(digits)) == 1:
-        return None
-    return "[BANK_CARD]" if luhn_valid(digits) else None
-
-
-def cn_id15_valid(number: str) -> bool:
-    """True for a well-formed 15-digit (pre-1999) resident ID: region and a real 19xx birth date."""
-    if len(number) != 15 or not number.isdigit() or number[:2] not in _CN_REGIONS:
-        return False
-    try:
-        date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
-    except ValueError:
-        return False
-    return True
-
-
-# Digits in groups joined by one space, dot, dash or slash each ("138.1234.5678", the 6-8-4
-# ID, the 6-10 card), contiguous ones too. One pass: a run starts only where no digit group
-# precedes it, so a failed candidate is never retried from inside itself.
-_DIGIT_RUN = _rx(r"(?<![\w.+-])(?<!\d[ ./-])\d+(?:[ ./-]\d+)*[Xx]?(?![\w-]|\.\d)")
-
-
-def _replace_digit_run(m: re.Match[str]) -> str | None:
-    """[CN_ID], [PHONE] or [BANK_CARD] for a run whose digits, however grouped, are one."""
-    groups = re.split(r"[ ./-]", m.group())
-    if len(groups) > 2 and min(len(g) for g in groups[1:-1]) < 3:
-        return None  # dates (2024-01-15), versions (1.2.3) and IPs (10.0.12.7)
-    digits = "".join(groups)
-    if (len(digits) == 18 and cn_id_valid(digits)) or cn_id15_valid(digits):
-        return "[CN_ID]"
-    if not digits.isdigit():
-        return None
-    if re.fullmatch(r"(?:86)?1[3-9]\d{9}", digits) and len(groups) <= 4:
-        return "[PHONE]"
-    if 13 <= len(digits) <= 19 and digits[0] not in "01" and len(set(digits)) > 1:
-        return "[BANK_CARD]" if luhn_valid(digits) else None
-    return None
-
-
-# Chinese passports (E/G + 8 digits, EA-EH + 7) next to a word that says so; the MRZ lines of
-# any passport (the second carries the number, the first the holder's name).
-_PASSPORT = _rx(r"(?i)(?:passport|护照|旅行证件)[^\n\w]{0,3}(?:no\.?|number|号码?|number:)?[^\w\n]{0,4}"
-                r"((?:[EG]|E[A-HJ-NP-Z])[ ]?\d{3,4}[ ]?\d{4})(?!\w)")
-_MRZ = _rx(r"(?m)^(?:P[A-Z<][A-Z<]{3}[A-Z<]{30,39}"
-           r"|[A-Z0-9<]{9}[0-9<][A-Z<]{3}\d{6}[0-9<][MFX<]\d{6}[0-9<][A-Z0-9<]{14,16})[ \t]*$")
-
-
-def _replace_passport(m: re.Match[str]) -> str | None:
-    start = m.start(1) - m.start()
-    return m.group()[:start] + "[PASSPORT]"
-
-
-def _replace_mrz(m: re.Match[str]) -> str | None:
-    return "[PASSPORT]" if "<<" in m.group() or m.group()[0] != "P" else None
-
-
-_PHONE_PATTERNS = (
-    # Chinese mobile, optionally +86 / 0086 / (+86), contiguous or 3-4-4.
-    r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?)?1[3-9]\d(?:\d{8}|([ -])\d{4}\1\d{4})",
-    r"(?:\(0\d{2,3}\)[ -]?|0\d{2,3}-)\d{7,8}(?:-\d{1,4})?",  # Chinese landline
-    r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{2,5}){2,5}",  # international with +
-    r"(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\2\d{4})",  # US/NANP
-)
-_PHONE = _rx(r"(?<![\w+.-])(?:" + "|".join(_PHONE_PATTERNS) + r")(?![\w-]|\.\d)")
-
-
-def _replace_phone(m: re.Match[str]) -> str | None:
-    n = sum(c.isdigit() for c in m.group())
-    return "[PHONE]" if 7 <= n <= 15 else None
 
 
 RULES: tuple[Rule, ...] = (

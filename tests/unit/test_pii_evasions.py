@@ -35,7 +35,8 @@ def _fw(s: str) -> str:
     ("Card 4111.1111.1111.1111 charged.", "Card [BANK_CARD] charged.", "BANK_CARD"),
     (f"card: {ZWNJ.join(['4111', '1111', '1111', '1111'])}", "card: [BANK_CARD]", "BANK_CARD"),
     # e-mails: spelled out, zero-width inside, full-width at sign
-    ("Send it to zhang.wei [at] corp-example [dot] cn today.", "Send it to [EMAIL] today.", "EMAIL"),
+    ("Send it to zhang.wei [at] corp-example [dot] cn today.", "Send it to [EMAIL] today.",
+     "EMAIL"),
     ("Contact ops-lead at acme dot com for access.", "Contact [EMAIL] for access.", "EMAIL"),
     ("reach chen_yu(at)lab.edu.cn", "reach [EMAIL]", "EMAIL"),
     (f"Mail: li{ZWJ}.na@secure{ZWJ}mail.com", "Mail: [EMAIL]", "EMAIL"),
