@@ -107,3 +107,21 @@ def test_csv_audit_cells_never_start_a_formula(tmp_path: Path, value: str) -> No
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
     assert read_rows(path)[0][1]["question"] == value  # read back exactly
     assert json.loads(json.dumps(value)) == value
+
+
+@pytest.mark.parametrize(("answer", "leak"), [
+    ("Connect with:\n\n```bash\nssh admin@１９２．１６８．１．２０\n```\n\nThen rotate the keys.",
+     "192"),
+    ("在配置中写入 `phone = \"１３８\u200d１２３４\u200d５６７８\"` 后重启服务，确认告警能送达。", "1234"),
+])
+def test_code_spans_are_scrubbed_on_the_view(answer: str, leak: str) -> None:
+    """Normalisation leaves code alone; detection reads the view, so code spans are scrubbed."""
+    from sftforge.cleaning.detect_view import detection_text
+    from tasks.clean import CleanSettings, clean_sample
+
+    row = {"sample_id": "s1", "question": "How do I reach the host?", "answer": answer,
+           "cot": "", "citations": json.dumps([{"quote": answer, "start": 0, "end": 5}])}
+    out = clean_sample(row, "en", CleanSettings(source_hygiene=False, trim_unsupported_tail=False))
+    for field in (out["answer"], out["citations"]):
+        assert leak not in detection_text(field)
+    assert json.loads(out["pii"])
