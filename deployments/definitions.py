@@ -48,7 +48,7 @@ class _PlainDumper(yaml.SafeDumper):
 
 
 class DeploySettings(SftforgeSources):
-    """Schedule and pool settings of the deployments (``SFTFORGE_*``, ``sftforge.toml``)."""
+    """Schedule and pool settings of the deployments (``SFTFORGE_*``, the trusted config file)."""
 
     nightly_cron: str = Field("0 2 * * *", description="When the nightly rebuild runs")
     timezone: str = Field("UTC", description="IANA time zone of the nightly cron")

@@ -28,7 +28,7 @@ from sftforge.llm.limits import check_strict
 from sftforge.monitoring import publish_artifacts
 from sftforge.release.report import BuildReport
 from sftforge.scaleout import scaled
-from sftforge.settings import EndpointSpec, Settings
+from sftforge.settings import EndpointSpec, Settings, config_sources, describe_endpoints
 from sftforge.stage import LLM_TAG, BuildContext, Stage, StageStats, plan, run_stage
 from tasks.answers import AnswersStage
 from tasks.candidates import CandidatesStage
@@ -158,6 +158,8 @@ def build_dataset(params: BuildParams) -> dict:
     run_id = str(flow_run.get_id() or uuid.uuid4())
     runtime = LLMRuntime(settings, run_id)
     endpoints = runtime.endpoints()
+    # Before the first request: where the requests (and the key) go, and why.
+    print(f"{describe_endpoints(endpoints)} (settings from {', '.join(config_sources())})")
     if settings.llm_limits_strict:
         check_strict(endpoints, f"tag:{LLM_TAG}")
     ctx, stages = plan_build(params, settings, run_id, endpoints)

@@ -2,8 +2,9 @@
 
 One settings path: the CLI, ``deployments/serve.py``, ``prefect.yaml`` runs and tests all pass a
 :class:`BuildParams`; :func:`resolve` fills what a caller left out from ``SFTFORGE_*``
-environment variables, ``.env`` and ``sftforge.toml`` (e.g. ``SFTFORGE_CHUNK__TARGET_TOKENS``),
-in the process that runs the build. Endpoints and API keys are never parameters.
+environment variables (e.g. ``SFTFORGE_CHUNK__TARGET_TOKENS``) and the one trusted TOML file
+(``--config`` / ``SFTFORGE_CONFIG``, else ``~/.config/sftforge/sftforge.toml``; see
+``sftforge.settings``), in the process that runs the build; never from the input folder. Endpoints and API keys are never parameters.
 """
 
 from __future__ import annotations

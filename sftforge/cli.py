@@ -21,6 +21,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="Turn your own documents into a supervised fine-tuning dataset.",
@@ -28,8 +29,18 @@ app = typer.Typer(help="Turn your own documents into a supervised fine-tuning da
 console = Console(stderr=True)
 
 
-def _prepare_env(home: Optional[Path]) -> None:
-    """Point sftforge and Prefect at the data home before either reads its settings."""
+CONFIG_HELP = ("Settings file (TOML); default $SFTFORGE_CONFIG, else "
+               "~/.config/sftforge/sftforge.toml. Never read from the input folder")
+
+
+def _prepare_env(home: Optional[Path], config: Optional[Path] = None) -> None:
+    """Point sftforge and Prefect at the data home and the config file before either reads its
+    settings."""
+    if config is not None:
+        if not config.is_file():
+            console.print(f"[red]error: config file {escape(str(config))} not found[/red]")
+            raise typer.Exit(2)
+        os.environ["SFTFORGE_CONFIG"] = str(config.resolve())
     if home is not None:
         os.environ["SFTFORGE_HOME"] = str(home)
     data_home = Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser().resolve()
@@ -92,9 +103,10 @@ def build(
     judge: bool = typer.Option(True, help="Score samples with the LLM judge"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print pending LLM calls, tokens and "
                                  "cost per stage; send no request"),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Build a trainer-ready release from PATH into OUT/releases/<version>/."""
-    _prepare_env(home)
+    _prepare_env(home, config)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
     from sftforge.llm.limits import MissingLimit
@@ -158,9 +170,10 @@ def status(
 def demo(
     out: Path = typer.Option(Path("sftforge-out"), "--out", help="Output folder"),
     home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Write the bundled demo corpus (English + Chinese PDFs) and build a release from it."""
-    _prepare_env(home)
+    _prepare_env(home, config)
     from sftforge.demo_corpus import write_demo_corpus
     from sftforge.settings import Settings
 
@@ -178,7 +191,7 @@ def demo(
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)
     console.print(f"demo corpus: {', '.join(p.name for p in files)} in {corpus}")
-    build(corpus, out, None, True, False)
+    build(corpus, out, None, True, False, None)
 
 
 from sftforge.cli_review import register as register_review  # noqa: E402  (review, releases)
