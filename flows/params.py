@@ -38,6 +38,12 @@ class BuildParams(SftforgeSources):
     recipe: str = Field("", description="The recipe these parameters came from "
                         "(deployments/recipes/<recipe>.yaml); a label kept in summary.json")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
+    settle_s: float = Field(0.0, ge=0, description=(
+        "Leave out files changed less than this many seconds ago (still being copied); the "
+        "on-arrival deployment sets it"))
+    from_inbox: bool = Field(False, description=(
+        "The input path comes from an inbox event: it must lie inside the configured inbox "
+        "root (SFTFORGE_INBOX_ROOT), else the build is refused"))
     quarantine_hidden_instructions: bool = Field(False, description=(
         "Quarantine a document whose hidden text reads as instructions (else: flag it; the "
         "hidden text is never ingested either way)"))

@@ -216,6 +216,9 @@ class Settings(SftforgeSources):
     # Name of a Prefect Secret block holding the LLM API key (read inside tasks when it
     # exists; else the key comes from SFTFORGE_*_API_KEY). infra/bootstrap.py creates it.
     api_key_block: str | None = None
+    # The only folder an on-arrival build (an inbox event names its path) may read; unset:
+    # on-arrival builds are refused (an event must not pick what gets sent to the LLM).
+    inbox_root: Path | None = None
 
     @property
     def db_uri(self) -> str:

@@ -2,13 +2,13 @@
 
 The last step before a release counts: every file of the folder is scanned for PII, secrets
 (token shapes and the configured endpoint keys) and injection patterns
-(``sftforge.release.gate``). A hit that is not explicitly allowed removes the folder and fails
-the build with (file, row, field, kind) for each hit; the card reports the scan.
+(``sftforge.release.gate``). A hit that is not explicitly allowed removes the staging folder
+(``sftforge.release.staging``; the published releases and ``LATEST`` are never touched) and
+fails the build with (file, row, field, kind) for each hit; the card reports the scan.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from prefect import task
@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from sftforge.release.gate import GateFailed, GateReport, scan_release
+from sftforge.release.staging import discard
 from sftforge.settings import ROLES, Settings
 
 
@@ -34,10 +35,11 @@ def configured_keys(settings: Settings) -> list[str]:
 
 
 def gate_release(release_dir: str, settings: GateSettings) -> GateReport:
-    """Scan ``release_dir``; on a finding that is not allowed, remove it and raise GateFailed."""
+    """Scan the staged ``release_dir``; on a finding that is not allowed, remove it and raise
+    GateFailed."""
     report = scan_release(Path(release_dir), configured_keys(Settings()), set(settings.allow))
     if not report.passed:
-        shutil.rmtree(release_dir, ignore_errors=True)  # a leaking release must not stay around
+        discard(Path(release_dir))  # a leaking release must not stay around
         raise GateFailed(report)
     return report
 
