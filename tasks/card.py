@@ -31,6 +31,7 @@ from sftforge.release.card_render import render_card
 from sftforge.release.gate import GateReport
 from sftforge.release.general_mix import file_sha
 from sftforge.release.facts import release_facts
+from sftforge.release.local_paths import public_params, public_quarantine
 from sftforge.release.report import BuildReport
 from sftforge.release.split_warnings import split_warnings_of
 from sftforge.release.staging import (EmptyRelease, discard, latest, promote, published,
@@ -185,13 +186,14 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         "tokens": {"prompt": usage.get("prompt_tokens", 0),
                    "completion": usage.get("completion_tokens", 0)},
         "documents": build_documents(ctx),
-        "quarantined": report.quarantined, "failures": failure_counts(ctx.db_uri),
+        "quarantined": public_quarantine(report.quarantined, report.params["input_path"]),
+        "failures": failure_counts(ctx.db_uri),
         "failure_rates": report.failure_rates(),
         "duplicate_clusters": report.stages["dedup"].extra.get("clusters", 0)
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
         "split_warnings": split_warnings_of(distributions(samples)["splits"], report.params),
-        "params": report.params,
+        "params": public_params(report.params),  # no local paths in a shared card
         **{k: export_stats[k] for k in ("general_mix", "dialogues", "preferences")
            if export_stats.get(k)},
         **({"coverage": coverage(read_nodes(ctx.db_uri), [s.get("domain_node") or ""

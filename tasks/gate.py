@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from sftforge.release.gate import GateFailed, GateReport, scan_release
 from sftforge.release.staging import discard
+from sftforge.llm.endpoints import secret_block_value
 from sftforge.settings import ROLES, Settings
 
 
@@ -29,8 +30,12 @@ class GateSettings(BaseModel):
 
 
 def configured_keys(settings: Settings) -> list[str]:
-    """Every API key the settings hold (global and per role), read inside the task."""
+    """Every API key the build may use, read inside the task: the settings' (global and per
+    role) and the Prefect Secret block's (``api_key_block``), where tasks read the key from
+    when it exists (``sftforge.llm.endpoints.api_key``)."""
     keys = [settings.llm_api_key] + [getattr(settings, role).api_key for role in ROLES]
+    if settings.api_key_block:
+        keys.append(secret_block_value(settings.api_key_block))
     return [k.get_secret_value() for k in keys if k is not None]
 
 
