@@ -31,7 +31,7 @@ from sftforge.release.card_render import render_card
 from sftforge.release.gate import GateReport
 from sftforge.release.general_mix import file_sha
 from sftforge.release.facts import release_facts
-from sftforge.release.local_paths import public_params, public_quarantine
+from sftforge.release.local_paths import public_params, public_quarantine, public_stages
 from sftforge.release.report import BuildReport
 from sftforge.release.split_warnings import split_warnings_of
 from sftforge.release.staging import (EmptyRelease, discard, latest, promote, published,
@@ -181,7 +181,8 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     return {
         **extra, "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_id": report.run_id, "counts": build_counts(ctx, len(samples)),
-        "stages": {k: v.model_dump() for k, v in report.stages.items()}, "drop_reasons": drops,
+        "stages": public_stages({k: v.model_dump() for k, v in report.stages.items()},
+                                report.params["input_path"]), "drop_reasons": drops,
         "llm_requests": usage.get("llm_requests", 0), "cache_hits": usage.get("cache_hits", 0),
         "tokens": {"prompt": usage.get("prompt_tokens", 0),
                    "completion": usage.get("completion_tokens", 0)},

@@ -34,3 +34,14 @@ def public_quarantine(quarantined: list[dict[str, str]], input_path: str) -> lis
     return [{**q, "path": relative_to_input(q["path"], input_path),
              "reason": q["reason"].replace(str(Path(q["path"]).parent) + "/", "")}
             for q in quarantined]
+
+
+def public_stages(stages: dict[str, dict[str, Any]], input_path: str) -> dict[str, dict[str, Any]]:
+    """Per-stage stats with the quarantine records in their ``extra`` made relative."""
+    out = {}
+    for name, stats in stages.items():
+        extra = stats.get("extra") or {}
+        if "quarantined" in extra:
+            extra = {**extra, "quarantined": public_quarantine(extra["quarantined"], input_path)}
+        out[name] = {**stats, "extra": extra}
+    return out
