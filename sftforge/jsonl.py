@@ -9,8 +9,14 @@ from typing import Any, Iterable
 
 
 def dumps(obj: Any) -> str:
-    """One-line JSON text with non-ASCII characters kept as they are."""
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    """One-line JSON text with non-ASCII characters kept as they are, except U+2028 / U+2029:
+    JSON allows them raw, but JavaScript and line-splitting readers take them for line ends."""
+    return _escape_separators(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _escape_separators(text: str) -> str:
+    # json.dumps only emits these inside strings, where \u2028 is the same character.
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -27,7 +33,8 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
+    text = json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+    tmp.write_text(_escape_separators(text) + "\n", "utf-8")
     os.replace(tmp, path)
 
 

@@ -22,6 +22,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sftforge import selection, store
+from sftforge.cleaning.release_guard import guard_value
 from sftforge.grounding.citations import verified_citation_share
 from sftforge.ids import canonical_json, sha256_text
 from sftforge.jsonl import read_jsonl, write_jsonl
@@ -272,6 +273,10 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     summary.update(release_facts(ctx, target, samples))  # sources, models, cost, diff, ...
     summary["table_versions"] = tag_tables(
         ctx.db_uri, version, move=not published(releases_root(target), version))
+    # Examples the card quotes (skipped chunks, quarantine reasons, hidden-text samples) come
+    # from the documents: the same guard as the samples. The user's own settings stay as given.
+    summary = {**guard_value({k: v for k, v in summary.items() if k != "params"})[0],
+               "params": summary["params"]}
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, summary)
     if "coverage" in summary:

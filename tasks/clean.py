@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sftforge import ids, store
-from sftforge.cleaning import injection, normalize, pii, rules, source_refs
+from sftforge.cleaning import detect_view, injection, normalize, pii, rules, source_refs
 from sftforge.cleaning.rules import FIELDS, CleanSettings, apply_filters, sample_stats
 from sftforge.grounding import cot as cot_module
 from sftforge.grounding import score as score_module
@@ -97,6 +97,8 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings,
         quotes, kinds = pii.scrub_citations(quotes)
         found.update(kinds)
         cut = pii.scrub(cut)[0]  # cut sentences left the answer: their PII is not counted
+        if found.get(pii.UNMAPPED):  # a value the view found but could not remove in place
+            reason = reason or "pii_unmapped"
     return {
         "sample_id": row["sample_id"],
         **cleaned,
@@ -121,7 +123,7 @@ def _citations(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 _CODE_FILES = (Path(__file__), Path(rules.__file__), Path(normalize.__file__),
-               Path(pii.__file__), Path(injection.__file__), Path(source_refs.__file__),
+               Path(pii.__file__), Path(injection.__file__), Path(detect_view.__file__), Path(source_refs.__file__),
                Path(cot_module.__file__), Path(score_module.__file__), Path(trim_module.__file__))
 
 

@@ -25,6 +25,7 @@ import pydantic
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from sftforge.cleaning.release_guard import guard_rows
 from sftforge.formats import row_problems
 from sftforge.jsonl import read_jsonl, write_json, write_jsonl
 from sftforge.release.general_mix import GeneralMix, GeneralMixSettings, rows_for
@@ -318,7 +319,11 @@ def write_release(out_dir: Path, samples: list[dict[str, Any]], settings: Export
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kept, dropped = usable_samples(samples)
+    # Every field of every row scrubbed and screened (GA genre/audience, reviewer edits, turns,
+    # quotes included): a document with an e-mail builds, with the value scrubbed where it lands.
+    guarded, unsafe = guard_rows(samples)
+    kept, dropped = usable_samples(guarded)
+    dropped = unsafe + dropped
     mix = GeneralMix(settings.general) if settings.general.enabled else None
     counts, files, present = write_trainer_files(out_dir, kept, settings, mix)
     dpo_counts, dpo_entries, pairs = write_dpo_files(out_dir, kept, settings.system_prompt)

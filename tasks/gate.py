@@ -26,7 +26,7 @@ class GateSettings(BaseModel):
 
     allow: list[str] = Field(default_factory=list, description=(
         "Finding kinds that do not fail a release: EMAIL, PHONE, CN_ID, BANK_CARD, IP, "
-        "URL_CREDENTIALS, SECRET, CONFIGURED_KEY, PROMPT_INJECTION"))
+        "URL_CREDENTIALS, PASSPORT, SECRET, CONFIGURED_KEY, PROMPT_INJECTION"))
 
 
 def configured_keys(settings: Settings) -> list[str]:

@@ -282,13 +282,34 @@ def screen(parsed: ParsedDocument, name: str, quarantine_hidden: bool) -> list[d
             raise QuarantineError(f"{name}: {detail}; the file looks manipulated - check it, "
                                   "or turn off quarantine_hidden_instructions to ingest the rest.")
         flags.append({"flag": "hidden_instructions", "detail": detail})
-    bad = [b for b in parsed.blocks if injection.suspected_injection(b["text"])]
+    if meta := screen_metadata(parsed, name):
+        flags.append(meta)
+    # Neighbours screened together: an order split across two blocks flags both.
+    flagged = set(injection.screen_blocks([b["text"] for b in parsed.blocks]))
+    bad = [b for i, b in enumerate(parsed.blocks) if i in flagged]
     if bad:
         parsed.blocks = [b for b in parsed.blocks if b not in bad]
         flags.append({"flag": "prompt_injection", "detail": (
             f"{len(bad)} block(s) addressing a model or reviewer left out (first on page "
             f"{bad[0]['page']}: {_sample(bad[0]['text'], hidden=False)})")})
     return flags
+
+
+def screen_metadata(parsed: ParsedDocument, name: str) -> dict[str, str] | None:
+    """Screen, in place, the title (PDF/EPUB metadata) and the outline entries: both go into the
+    domain-tree and GA prompts. A title that addresses a model becomes the file's stem; such
+    outline entries are left out. Returns the flag, or None when nothing was found."""
+    title_bad = injection.suspected_injection(parsed.title)
+    if title_bad:
+        parsed.title = Path(name).stem
+    kept = [e for e in parsed.toc if not injection.suspected_injection(str(e[1]))]
+    dropped, parsed.toc = len(parsed.toc) - len(kept), kept
+    if not title_bad and not dropped:
+        return None
+    what = ["the title"] * title_bad
+    what += [f"{dropped} outline entr{'y' if dropped == 1 else 'ies'}"] * bool(dropped)
+    return {"flag": "prompt_injection_metadata",
+            "detail": f"{' and '.join(what)} addressing a model left out"}
 
 
 def _hidden_detail(hidden: list[tuple[int, str, str]]) -> str:

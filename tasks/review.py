@@ -14,12 +14,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sftforge.cleaning.normalize import normalize_text
 from sftforge.review import audit, reviews
 from sftforge.review.card import update_release_card
 from sftforge.stage import BuildContext, CurationStage
 
 THRESHOLD = 0.95
 DROP_REASON = "review_rejected"
+# A reviewer's edit is text like any other: normalised here, scrubbed and screened by the
+# export's guard (sftforge.cleaning.release_guard); longer than this it is not applied.
+EDIT_MAX_CHARS = 20_000
 
 
 def review_verdicts(db_uri: str) -> dict[str, dict[str, Any]]:
@@ -71,8 +75,11 @@ def apply_reviews(rows: list[dict[str, Any]], verdicts: dict[str, dict[str, Any]
             edited = {**row, "human_edited": True}
             for field in ("question", "answer"):
                 if (v.get(field) or "").strip():
-                    edited[field] = v[field]
-            kept.append(edited)
+                    edited[field] = normalize_text(v[field])
+            if too_long := [f for f in ("question", "answer") if len(edited[f]) > EDIT_MAX_CHARS]:
+                drops[row["sample_id"]] = f"review_edit_too_long: {too_long[0]}"
+                continue
+            kept.append(edited)  # scrubbed and screened with every release row (export)
         else:
             raise ValueError(f"reviews row {v.get('review_id')}: unknown verdict {v['verdict']!r}")
     return kept, drops

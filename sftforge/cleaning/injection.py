@@ -33,87 +33,20 @@ the README's screening section for the candidates and why they were not used).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
-# Determiners/qualifiers between "ignore" and "instructions"; "its"/"their" are missing on
-# purpose: "a model ignores its instructions" describes an attack instead of carrying one.
-_DET = (r"(?:(?:all|any|the|every|previous|prior|above|earlier|preceding|foregoing|former|"
-        r"your|these|those|other|existing|original|system|evaluation|scoring|grading|screening|"
-        r"safety|hiring|of|my|and)\s+)*")
-_TARGET = (r"(?:instructions?|rules?|rubrics?|prompts?|guidelines?|criteria|directions?|"
-           r"directives?|constraints?|policies|policy|requirements?|context|commands?|"
-           r"restrictions?|programming|training)")
-_ZH_TARGET = r"(?:指令|指示|规则|说明|评分标准|评估标准|评价标准|标准|要求|提示词?|约束|限制|设定|规定)"
-
-_DIRECTIVE_PATTERNS: dict[str, str] = {
-    "override": (
-        rf"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)\s+{_DET}{_TARGET}\b"
-        rf"|\bdo\s+not\s+(?:follow|apply|use)\s+{_DET}{_TARGET}\b"
-        rf"|\bnew\s+instructions?\s*:"
-        rf"|(?:忽略|忽视|无视|不要理会|不用理会|跳过|抛开|忘记|忘掉)(?:掉)?(?:你的|之前|以上|上面|上述|前面|先前|"
-        rf"此前|所有|全部|一切|任何|的|和|其他)*{_ZH_TARGET}"),
-    "score": (
-        r"\b(?:assign|give|award|grant|rate|score|mark|grade|rank)\s+"
-        r"(?:(?:this|it|the|me|my|him|her|them|these|that|candidate|answer|response|resume|"
-        r"résumé|cv|applicant|sample|submission|paper|essay|output)\s+)*"
-        r"(?:(?:the\s+|a\s+)?(?:highest|maximum|max|top|best|perfect|full|excellent)\s+"
-        r"(?:possible\s+)?(?:score|marks?|rating|grade|points)|10\s*/\s*10|"
-        r"(?:a\s+)?(?:score|rating|grade|mark)\s+of\s+10\b)"
-        r"|\b(?:assign|give|award|rate|score|grade)\s+(?:this|it|me|him|her|them|(?:the|this|my)"
-        r"\s+(?:answer|response|candidate|resume|résumé|cv|applicant|sample|submission))\s+"
-        r"(?:a\s+)?10\b(?!\s*(?:minutes?|seconds?|hours?|days?|times?|more|%|ms\b|s\b))"
-        r"|(?:给出?|打|评为?|判为?|给予)(?:这个|该|此|我|本)?(?:回答|答案|候选人|简历|样本|申请人)?"
-        r"(?:打)?(?:满分|最高分|最高评分|最高等级|10分|十分|一百分|100分)"),
-    "roleplay": (
-        r"\byou\s+are\s+now\s+(?:DAN|an?\s+(?:unrestricted|unfiltered|uncensored|jailbroken|"
-        r"evil|different)|free|in\s+developer\s+mode|no\s+longer)"
-        r"|\bfrom\s+now\s+on,?\s+you\s+(?:are|will\s+(?:act|be|respond|answer|ignore)|must|"
-        r"have\s+no)\b"
-        r"|\b(?:developer|god|jailbreak|DAN)\s+mode\s+(?:enabled|activated|on)\b"
-        r"|\bdo\s+anything\s+now\b"
-        r"|\bpretend\s+(?:that\s+)?you\s+(?:are|have)\s+(?:an?\s+)?(?:no\s+(?:rules|"
-        r"restrictions|limits|filters)|unrestricted|unfiltered|evil|DAN)"
-        r"|\b(?:act|behave)\s+as\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken)"
-        r"|从现在(?:开始|起)，?你(?:是|就是|将|必须|要|不再)|你现在是(?:一个)?(?:不受|没有|无)"
-        r"|(?:进入|开启|启用|切换到)(?:开发者|越狱|上帝|DAN)模式"
-        r"|假装你(?:是|没有)"),
-}
-
-_ANYWHERE_PATTERNS: dict[str, str] = {
-    "requirements": (
-        r"\b(?:matches|match|meets|meet|satisfies|satisfy|fulfils?|fulfills?)\s+(?:all|every|"
-        r"each)\s+(?:of\s+the\s+)?(?:requirements?|criteria|qualifications?)\s+(?:in|of|"
-        r"from|listed\s+in)\s+(?:the\s+|this\s+)?job\s+(?:description|posting|ad)"
-        r"|(?:完全)?(?:符合|满足|匹配)(?:职位|岗位|招聘|工作)?(?:描述中?的)?(?:所有|全部|一切)(?:的)?"
-        r"(?:职位|岗位|招聘|任职)?(?:要求|条件|标准)"),
-    "addressee": (
-        r"\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:AI|LLM|"
-        r"language\s+model|model|assistant|chatbot|reviewer|grader|judge|screener|evaluator|"
-        r"recruiter|ATS)(?:\s+(?:reviewers?|screeners?|models?|assistants?|systems?|graders?|"
-        r"judges?|evaluators?|recruiters?))?\b\s*[:：,]"
-        r"|\bif\s+you\s+are\s+(?:an?\s+)?(?:AI|LLM|large\s+language\s+model|language\s+model|"
-        r"automated|GPT|chatbot|AI\s+(?:reviewer|screener|assistant|model))\b"
-        r"|\bas\s+the\s+(?:judge|reviewer|grader|evaluator)\s*,"
-        r"|\b(?:reveal|print|output|repeat|show|leak|disclose)\s+(?:me\s+)?(?:your|the)\s+"
-        r"(?:system\s+prompt|hidden\s+instructions|initial\s+instructions)"
-        r"|<\|im_start\|>\s*system|<<SYS>>|\[INST\]|^#{2,3}\s*(?:system|instruction)\s*:?\s*$"
-        r"|(?:如果|假如|若)你是(?:一个)?(?:AI|人工智能|大模型|语言模型|机器人|自动|评审|评分)"
-        r"|(?:致|给|写给)(?:AI|人工智能|大模型|模型|评审|评委|审稿人|筛选系统|招聘系统)+(?:的话)?[:：]"
-        r"|(?:输出|泄露|显示|告诉我)你的(?:系统提示|系统指令|初始指令)"),
-    "hidden_markup": (
-        r"<[a-z][^>]{0,200}style\s*=\s*[\"'][^\"']{0,200}(?:font-size\s*:\s*0(?:\.\d+)?\s*"
-        r"(?:pt|px|em|rem)?\s*(?:;|[\"'])|display\s*:\s*none|visibility\s*:\s*hidden|"
-        r"opacity\s*:\s*0(?:\.0+)?\s*(?:;|[\"'])|color\s*:\s*(?:white|#fff(?:fff)?)\b)"
-        r"|[\U000E0000-\U000E007F]{4,}"),  # Unicode tag characters: invisible ASCII smuggling
-}
+from sftforge.cleaning import detect_view
+from sftforge.cleaning.injection_patterns import ANCHORS, ANYWHERE, DIRECTIVE
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
-_DIRECTIVE = {k: re.compile(p, _FLAGS) for k, p in _DIRECTIVE_PATTERNS.items()}
-_ANYWHERE = {k: re.compile(p, _FLAGS) for k, p in _ANYWHERE_PATTERNS.items()}
+_DIRECTIVE = {k: re.compile(p, _FLAGS) for k, p in DIRECTIVE.items()}
+_ANYWHERE = {k: re.compile(p, _FLAGS) for k, p in ANYWHERE.items()}
 # Every pattern in one regex (what tasks/judge.py exports as INJECTION).
-INJECTION = re.compile("|".join(f"(?:{p})" for p in (*_DIRECTIVE_PATTERNS.values(),
-                                                     *_ANYWHERE_PATTERNS.values())), _FLAGS)
+INJECTION = re.compile("|".join(f"(?:{p})" for p in (*DIRECTIVE.values(), *ANYWHERE.values())),
+                       _FLAGS)
 
 # Words a directive may be preceded by in its clause: politeness, the addressee, modals.
 _PREFIX_OK = re.compile(
@@ -134,23 +67,10 @@ _TOPIC = re.compile(
     re.IGNORECASE)
 
 
-# The cheap first pass: every pattern needs one of these (lowercase) words. Substring tests
-# cost ~20 us per 350 characters; the patterns cost ~120 us (ingest screens every block).
-_ANCHORS = (
-    "ignor", "disregard", "forget", "overrid", "bypass", "abandon", "skip", "drop", "do not ",
-    "new instruction", "忽略", "忽视", "无视", "理会", "跳过", "抛开", "忘记", "忘掉",
-    "highest", "maximum", "max ", "top ", "best ", "perfect", "full ", "excellent", "10",
-    "满分", "最高", "十分", "一百分", "requirement", "criteria", "qualification", "要求", "条件",
-    "标准", "you are now", "from now on", " mode", "anything now", "pretend", "act as",
-    "behave as", "从现在", "你现在是", "模式", "假装你", "note ", "message ", "instruction",
-    "if you are", "as the ", "system prompt", "im_start", "<<sys", "[inst]", "你是", "致",
-    "写给", "给", "系统提示", "系统指令", "初始指令", "style")
-
-
-def _maybe(text: str) -> bool:
-    """False when no pattern can match ``text`` (no anchor word, no Unicode tag character)."""
-    low = text.lower()
-    return any(a in low for a in _ANCHORS) or max(text) >= "\U000E0000"
+def _maybe(low: str) -> bool:
+    """False when no pattern can match the lowercased view ``low`` (no anchor word, no tag
+    character): substring tests cost far less than the patterns (ingest screens every block)."""
+    return any(a in low for a in ANCHORS) or (bool(low) and max(low) >= "\U000E0000")
 
 
 @dataclass(frozen=True)
@@ -165,18 +85,93 @@ class Hit:
 
 def find_injections(text: str | None, hidden: bool = False) -> list[Hit]:
     """Every injection hit of ``text`` (directives and addresses to a machine reader; quoted
-    examples inside security prose are left out), in text order. ``hidden``: the text was
-    invisible on the page, where no phrasing is a harmless description: every match counts."""
-    if not text or not _maybe(text):
+    examples inside security prose are left out), in text order, spans in ``text``.
+
+    Read on the detection view (``sftforge.cleaning.detect_view``: full-width, zero-width and
+    look-alike spellings fold to plain text); base64 and hex runs are decoded and screened too
+    (kind ``encoded``). ``hidden``: the text was invisible on the page, where no phrasing is a
+    harmless description: every match counts."""
+    if not text:
         return []
-    hits = [Hit(kind, m.group(), m.start(), m.end())
-            for kind, rx in _DIRECTIVE.items() for m in rx.finditer(text)
-            if hidden or (_is_directive(text, m.start())
-                          and not _is_mention(text, m.start(), m.end()))]
-    hits += [Hit(kind, m.group(), m.start(), m.end())
-             for kind, rx in _ANYWHERE.items() for m in rx.finditer(text)
-             if hidden or kind == "hidden_markup" or not _is_mention(text, m.start(), m.end())]
+    v = detect_view.view(text)
+    hits = [Hit(h.kind, text[a:b], a, b) for h in _view_hits(v.text, hidden)
+            for a, b in [v.span(h.start, h.end)]]
     return sorted(hits, key=lambda h: h.start)
+
+
+def _view_hits(text: str, hidden: bool, depth: int = 0) -> list[Hit]:
+    """Hits on an already folded text (spans in it); decoded runs screened once more."""
+    hits: list[Hit] = []
+    if _maybe(text.lower()):
+        hits += [Hit(kind, m.group(), m.start(), m.end())
+                 for kind, rx in _DIRECTIVE.items() for m in rx.finditer(text)
+                 if hidden or (_is_directive(text, m.start())
+                               and not _is_mention(text, m.start(), m.end()))]
+        hits += [Hit(kind, m.group(), m.start(), m.end())
+                 for kind, rx in _ANYWHERE.items() for m in rx.finditer(text)
+                 if hidden or kind in ("hidden_markup", "chat_template")
+                 or not _is_mention(text, m.start(), m.end())]
+    if depth == 0:
+        for start, end, decoded in _decoded_runs(text):
+            if _view_hits(detect_view.detection_text(decoded), True, depth + 1):
+                hits.append(Hit("encoded", text[start:end], start, end))
+    return hits
+
+
+# Base64 and hex runs long enough to carry a sentence; bounded, anchored on their own edges.
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,8192}={0,2}(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,4096}(?![0-9A-Fa-f])")
+
+
+def _decoded_runs(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, text) of every base64 or hex run of ``text`` that decodes to readable
+    UTF-8 (hashes and keys decode to bytes that are not text and are skipped)."""
+    out = []
+    for rx, decode in ((_HEX, bytes.fromhex), (_BASE64, _b64)):
+        for m in rx.finditer(text):
+            if not re.search(r"[0-9]", m.group()) or not re.search(r"[A-Za-z]", m.group()):
+                continue  # a word or a number, not an encoding
+            try:
+                decoded = decode(m.group()).decode("utf-8")
+            except (ValueError, binascii.Error, UnicodeDecodeError):
+                continue
+            if sum(c.isprintable() or c.isspace() for c in decoded) >= 0.95 * len(decoded):
+                out.append((m.start(), m.end(), decoded))
+    return out
+
+
+def _b64(run: str) -> bytes:
+    return base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
+
+
+def screen_blocks(blocks: list[str]) -> list[int]:
+    """Indices of the blocks of a document (in reading order) that carry an injection, alone
+    or split across two neighbours ("ignore all" | "previous instructions"): a hit of the
+    joined pair that crosses the join flags both blocks."""
+    bad = {i for i, b in enumerate(blocks) if suspected_injection(b)}
+    for i in range(len(blocks) - 1):
+        if i in bad or i + 1 in bad or not blocks[i] or not blocks[i + 1]:
+            continue
+        # Chinese runs on without a space; a space would break "之前的 所有指令".
+        glue = "" if not (blocks[i][-1:] + blocks[i + 1][:1]).isascii() else " "
+        joined = f"{blocks[i]}{glue}{blocks[i + 1]}"
+        cut = len(blocks[i])
+        if any(h.start < cut < h.end for h in find_injections(joined)):
+            bad |= {i, i + 1}
+    return sorted(bad)
+
+
+_CHAT_TOKEN = re.compile(ANYWHERE["chat_template"], re.IGNORECASE)
+
+
+def strip_chat_tokens(text: str) -> tuple[str, int]:
+    """``text`` without chat-template special tokens (``<|im_end|>``, ``[INST]``, ``</s>``...,
+    however spelled), and how many were removed: a token in a training row would fake a turn."""
+    if not text or ("<" not in text and "[" not in text and text.isascii()):
+        return text or "", 0
+    v = detect_view.view(text)
+    edits = [(m.start(), m.end(), "") for m in _CHAT_TOKEN.finditer(v.text)]
+    return (detect_view.replace_spans(v, edits), len(edits)) if edits else (text, 0)
 
 
 def suspected_injection(*texts: str | None) -> bool:

@@ -4,8 +4,9 @@
 ``*.md`` file under ``folder`` (README.md, the card's other pages) and checks every string in
 it (JSON object keys included) for:
 
-- PII: the kinds of ``sftforge.cleaning.pii`` (EMAIL, PHONE, CN_ID, BANK_CARD, IP,
-  URL_CREDENTIALS); text the clean stage already scrubbed shows placeholders, which never match;
+- PII: the kinds of ``sftforge.cleaning.pii.PII_KINDS`` (EMAIL, PHONE, CN_ID, BANK_CARD, IP,
+  URL_CREDENTIALS, PASSPORT), read on the same detection view as the scrubber
+  (``sftforge.cleaning.detect_view``); scrubbed text shows placeholders, which never match;
 - secrets: ``SECRET`` (token shapes, key assignments) and ``CONFIGURED_KEY`` (a literal
   occurrence of one of ``secrets``: the endpoint keys of the build's settings);
 - ``PROMPT_INJECTION``: ``sftforge.cleaning.injection`` hits.
@@ -28,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from sftforge.cleaning import injection, pii
 
-PII_KINDS = frozenset({"EMAIL", "PHONE", "CN_ID", "BANK_CARD", "IP", "URL_CREDENTIALS"})
+PII_KINDS = frozenset((*pii.PII_KINDS, pii.UNMAPPED))  # the scrubber's list, not a copy
 SECRET_KINDS = frozenset({"SECRET", "CONFIGURED_KEY"})
 INJECTION_KIND = "PROMPT_INJECTION"
 PATTERNS = ("*.jsonl", "*.json", "*.md")

@@ -50,8 +50,26 @@ def export_audit(path: Path, release_version: str, items: list[dict[str, Any]],
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     return len(rows)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection: a
+# document's "=HYPERLINK(...)" would run on the reviewer's machine). A leading "'" makes it
+# text; a cell that itself starts with "'" gets one too, so reading back is exact.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` safe for a CSV cell a spreadsheet opens (non-strings unchanged)."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def csv_value(cell: Any) -> Any:
+    """The value ``csv_cell`` escaped (a read-back cell)."""
+    if isinstance(cell, str) and cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -69,7 +87,8 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         missing = {"sample_id", "verdict"} - set(reader.fieldnames or [])
         if missing:
             raise ReviewError(f"{path}: missing columns {sorted(missing)}; keep the exported header")
-        return [(i + 2, row) for i, row in enumerate(reader)]  # line 1 is the header
+        # line 1 is the header
+        return [(i + 2, {k: csv_value(v) for k, v in row.items()}) for i, row in enumerate(reader)]
 
 
 def parse_verdicts(path: Path, release_version: str, audit_ids: set[str],

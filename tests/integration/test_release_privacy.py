@@ -3,11 +3,13 @@ against FakeLLM, whose questions, answers and citation quotes copy source senten
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from flows.build_dataset import BuildParams, build_dataset
+from sftforge.cleaning.detect_view import detection_text
 from sftforge.demo_corpus import render_markdown_pdf
 from sftforge.release.gate import scan_release
 from tests.integration.conftest import SECRET, read_jsonl
@@ -39,6 +41,21 @@ ZH_FACTS = (
     "发现注入攻击时，手机13912345678的值班工程师必须通知身份证号11010519491231002X的管理员。",
     "身份证号11010519491231002X的管理员每周复核访问日志，并把结果发给手机13912345678的值班工程师。",
 )
+# Issue 20: the same kinds spelled to slip past a pattern, in a Markdown runbook. The values
+# are compared on their letters and digits only, however a file spells them.
+ZWJ = "\u200d"
+SPELLED = {
+    "440308199901011234": ZWJ.join(["440308", "19990101", "1234"]),  # ZWJ-joined CN ID
+    "13712345678": "137.1234.5678",  # mobile split by dots
+    "15888886666": "".join(chr(ord(c) + 0xFEE0) for c in "15888886666"),  # full-width
+    "zhangweicorpexample": "zhang.wei [at] corp-example [dot] cn",
+}
+SPELLED_FACTS = (
+    f"值班主管身份证 {SPELLED['440308199901011234']}，手机 {SPELLED['13712345678']}，"
+    f"邮箱 {SPELLED['zhangweicorpexample']}，备用手机 {SPELLED['15888886666']}，负责审批所有变更。",
+    f"发生故障时先联系 {SPELLED['zhangweicorpexample']}，再拨打 {SPELLED['13712345678']} 或 "
+    f"{SPELLED['15888886666']}，身份证 {SPELLED['440308199901011234']} 的主管确认后才能回滚。",
+)
 EN_TOPICS = ("Escalation", "Containment", "Recovery", "Review")
 ZH_TOPICS = ("升级流程", "遏制措施", "恢复步骤", "事后复盘")
 
@@ -52,9 +69,16 @@ def _markdown(title: str, topics: tuple[str, ...], facts: tuple[str, ...], sep: 
     return "\n\n".join(parts) + "\n"
 
 
+def _core(text: str) -> str:
+    """Letters and digits of the detection view: how a spelled value is looked for."""
+    return re.sub(r"[\W_]", "", detection_text(text)).lower()
+
+
 def test_no_planted_pii_in_any_release_file(llm_env, tmp_path: Path) -> None:
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     corpus.mkdir()
+    (corpus / "runbook_spelled.md").write_text(
+        _markdown("值班手册", ZH_TOPICS, SPELLED_FACTS, ""), "utf-8")
     render_markdown_pdf(_markdown("Incident Response Runbook", EN_TOPICS, EN_FACTS, " "),
                         corpus / "runbook_en.pdf", title="Runbook", paper="a5")
     render_markdown_pdf(_markdown("事件响应手册", ZH_TOPICS, ZH_FACTS, ""),
@@ -67,6 +91,10 @@ def test_no_planted_pii_in_any_release_file(llm_env, tmp_path: Path) -> None:
     leaks = [(p.name, value) for p in files for value in PLANTED
              if value.encode() in p.read_bytes()]
     assert leaks == []
+    spelled = [(p.name, value) for p in files if p.suffix in (".jsonl", ".json", ".md")
+               for value in (*SPELLED, "opsleadacmesecurity") if value in _core(p.read_text("utf-8"))]
+    assert spelled == []
+    assert {s["source"] for s in samples} >= {"runbook_spelled.md"}  # the document built
     # the quotes were copied from the raw chunks: they keep spans and show placeholders
     quotes = [c for s in samples for c in s["citations"]]
     assert quotes and all(c["start"] >= -1 and "quote" in c for c in quotes)
