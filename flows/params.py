@@ -4,7 +4,8 @@ One settings path: the CLI, ``deployments/serve.py``, ``prefect.yaml`` runs and 
 :class:`BuildParams`; :func:`resolve` fills what a caller left out from ``SFTFORGE_*``
 environment variables (e.g. ``SFTFORGE_CHUNK__TARGET_TOKENS``) and the one trusted TOML file
 (``--config`` / ``SFTFORGE_CONFIG``, else ``~/.config/sftforge/sftforge.toml``; see
-``sftforge.settings``), in the process that runs the build; never from the input folder. Endpoints and API keys are never parameters.
+``sftforge.settings``), in the process that runs the build; never from the input folder.
+Endpoints and API keys are never parameters.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class BuildParams(SftforgeSources):
                         "(deployments/recipes/<recipe>.yaml); a label kept in summary.json")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
     settle_s: float = Field(0.0, ge=0, description=(
-        "Leave out files changed less than this many seconds ago (still being copied); the "
-        "on-arrival deployment sets it"))
+        "Leave out files changed less than this many seconds ago (still being copied): set it "
+        "(SFTFORGE_SETTLE_S) where documents arrive while builds run"))
     from_inbox: bool = Field(False, description=(
         "The input path comes from an inbox event: it must lie inside the configured inbox "
         "root (SFTFORGE_INBOX_ROOT), else the build is refused"))

@@ -119,6 +119,19 @@ def test_an_unwritable_output_is_found_before_any_work(tmp_path: Path) -> None:
     assert check_output(tmp_path / "fine").is_dir()
 
 
+def test_build_refuses_an_unwritable_out_before_starting(corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sftforge.cli import app
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", "utf-8")
+    result = CliRunner().invoke(app, ["build", str(corpus), "--out", str(blocker / "out"),
+                                      "--home", str(tmp_path / "home")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "cannot write the release to" in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_a_read_only_output_is_found_before_any_work(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
