@@ -135,7 +135,11 @@ def build(
         from flows.dry_run import dry_run as dry_run_flow
         from sftforge.cli_ops import print_dry_run
 
-        print_dry_run(dry_run_flow(params))
+        try:
+            print_dry_run(dry_run_flow(params))
+        except EmptyRelease as exc:
+            console.print(f"[red]nothing to estimate: {escape(str(exc))}[/red]")
+            raise typer.Exit(2)
         return
     with _progress() as bar:
         progress.install(bar)
