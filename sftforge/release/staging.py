@@ -61,7 +61,9 @@ def published(releases: Path, version: str) -> bool:
 def latest(releases: Path) -> str | None:
     """The version ``LATEST`` names, or None."""
     path = Path(releases) / LATEST
-    return path.read_text("utf-8").strip() or None if path.exists() else None
+    if not path.exists():
+        return None
+    return path.read_text("utf-8").strip() or None
 
 
 def promote(staged: Path, version: str) -> Path:
