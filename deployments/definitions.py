@@ -7,7 +7,8 @@ For every ``deployments/recipes/<recipe>.yaml``:
 - ``<recipe>-on-demand``: no schedule; the UI renders its ``BuildParams`` parameter as a form;
 - ``<recipe>-on-arrival``: a ``DeploymentEventTrigger`` on the ``sftforge.inbox.settled`` event
   that ``sftforge watch INBOX --recipe <recipe>`` emits once a batch of new or changed
-  documents has settled; the run's ``input_path`` is the inbox named in the event.
+  documents has settled; the run's ``input_path`` is the inbox named in the event, refused
+  unless it lies inside ``SFTFORGE_INBOX_ROOT``.
 
 :func:`deployment_specs` returns them as ``prefect.yaml`` entries; ``deployments/serve.py``
 turns the same entries into runner deployments (:func:`runner_deployments`), and
@@ -48,7 +49,7 @@ class _PlainDumper(yaml.SafeDumper):
 
 
 class DeploySettings(SftforgeSources):
-    """Schedule and pool settings of the deployments (``SFTFORGE_*``, ``sftforge.toml``)."""
+    """Schedule and pool settings of the deployments (``SFTFORGE_*``, the trusted config file)."""
 
     nightly_cron: str = Field("0 2 * * *", description="When the nightly rebuild runs")
     timezone: str = Field("UTC", description="IANA time zone of the nightly cron")
@@ -77,7 +78,9 @@ def deployment_specs(recipe: str, settings: DeploySettings | None = None) -> lis
     """The nightly, on-demand and on-arrival deployments of ``recipe`` (prefect.yaml entries)."""
     settings = settings or DeploySettings()
     params = recipe_parameters(recipe)
-    arrival = {**params, "input_path": "{{ event.resource['" + PATH_LABEL + "'] }}"}
+    # The event names the path: the build checks it lies inside SFTFORGE_INBOX_ROOT.
+    arrival = {**params, "input_path": "{{ event.resource['" + PATH_LABEL + "'] }}",
+               "from_inbox": True}
     base = {"entrypoint": ENTRYPOINT, "tags": ["sftforge", recipe]}
     return [
         {"name": f"{recipe}-nightly", **base, "parameters": {"params": params},

@@ -27,12 +27,16 @@ from sftforge.llm.endpoints import LLMRuntime
 from sftforge.llm.limits import check_strict
 from sftforge.monitoring import publish_artifacts
 from sftforge.release.report import BuildReport
+from sftforge.discovery import discover_files
+from sftforge.folders import check_output, secure_home
+from sftforge.release.staging import EmptyRelease
+from sftforge.watch import check_inbox
 from sftforge.scaleout import scaled
-from sftforge.settings import EndpointSpec, Settings
+from sftforge.settings import EndpointSpec, Settings, config_sources, describe_endpoints
 from sftforge.stage import LLM_TAG, BuildContext, Stage, StageStats, plan, run_stage
 from tasks.answers import AnswersStage
 from tasks.candidates import CandidatesStage
-from tasks.card import card_task, publish_task, release_task
+from tasks.card import card_task, publish_task, refuse_empty, release_task
 from tasks.chunk import ChunkStage
 from tasks.clean import CleanStage
 from tasks.dedup import DedupStage
@@ -57,14 +61,17 @@ from tasks.tag_nodes import TagNodesStage
 __all__ = ["BuildParams", "build_dataset"]
 
 
-def discover(input_path: str) -> list[str]:
-    """Every supported document under ``input_path`` (or the file itself), sorted."""
+def discover(input_path: str, exclude: tuple[str, ...] = (), settle_s: float = 0.0) -> list[str]:
+    """Every supported document under ``input_path`` (or the file itself), sorted; symlinks out
+    of it, dot-folders, ``exclude`` (output folder, data home) and files still being written are
+    passed over with a logged reason (``sftforge.discovery``)."""
     root = Path(input_path).expanduser()
     if root.is_file():
         return [str(root)]
     if not root.is_dir():
         raise FileNotFoundError(f"{root} does not exist: pass a document or a folder of documents")
-    return sorted(str(p) for p in root.rglob("*") if p.is_file() and supported(p))
+    files, _ = discover_files(root, supported, [Path(p) for p in exclude], settle_s)
+    return [str(p) for p in files]
 
 
 def stages_of(params: BuildParams, paths: list[str], embedded: bool) -> dict[str, list[Stage]]:
@@ -98,7 +105,14 @@ def plan_build(params: BuildParams, settings: Settings, run_id: str,
     """The build's context (every stage's fingerprint computed once) and its stages."""
     ctx = BuildContext(db_uri=settings.db_uri, home=str(settings.home), run_id=run_id,
                        endpoints=endpoints, error_budget=settings.error_budget)
-    stages = stages_of(params, discover(params.input_path), endpoints["question"].embedded)
+    check_output(Path(params.out_dir))  # before any LLM request, not after them
+    secure_home(settings.home)
+    if params.from_inbox:
+        check_inbox(params.input_path, settings.inbox_root)
+    paths = discover(params.input_path, (params.out_dir, str(settings.home)), params.settle_s)
+    if not paths:
+        raise EmptyRelease.no_files(params.input_path)
+    stages = stages_of(params, paths, endpoints["question"].embedded)
     return plan(ctx, [s for group in stages.values() for s in group]), stages
 
 
@@ -132,11 +146,13 @@ def curate(ctx: BuildContext, stages: list[Stage]) -> list[StageStats]:
 @flow(name="publish")
 def publish(ctx: BuildContext, stages: list[Stage], params: BuildParams,
             report: BuildReport) -> dict:
-    """Selection -> splits -> release folder (trainer files, samples, summary, card), which
-    becomes ``LATEST`` only when the gate finds no PII, secret or injection pattern in it."""
+    """Selection -> splits -> a staged release folder (trainer files, samples, summary, card),
+    renamed into place and made ``LATEST`` only when it holds samples and the gate finds no
+    PII, secret or injection pattern in it."""
     report.record(run_stages(ctx, stages))
     release = release_task(ctx, params.out_dir, params.export)
     exported = export_task(release["release_dir"], release["samples_path"], params.export)
+    refuse_empty(ctx, release, exported)
     summary = card_task(ctx, release, exported, report)
     return publish_task(summary, gate_task(release["release_dir"], params.gate))
 
@@ -157,16 +173,24 @@ def build_dataset(params: BuildParams) -> dict:
     params, settings = resolve(params), Settings()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     runtime = LLMRuntime(settings, run_id)
-    endpoints = runtime.endpoints()
-    if settings.llm_limits_strict:
-        check_strict(endpoints, f"tag:{LLM_TAG}")
-    ctx, stages = plan_build(params, settings, run_id, endpoints)
+    try:
+        endpoints = runtime.endpoints()
+        # Before the first request: where the requests (and the key) go, and why.
+        print(f"{describe_endpoints(endpoints)} (settings from {', '.join(config_sources())})")
+        if settings.llm_limits_strict:
+            check_strict(endpoints, f"tag:{LLM_TAG}")
+        ctx, stages = plan_build(params, settings, run_id, endpoints)
+    except BaseException:
+        runtime.close()
+        raise
     report = BuildReport(run_id=run_id, db_uri=ctx.db_uri, params=params.model_dump(mode="json"))
     with subflow_heartbeats_off():
         try:
             ctx, done = scaled(ingest, settings.dask)(ctx, stages["ingest"])
             report.record(done)
             report.quarantined = report.stages["ingest"].extra["quarantined"]
+            if not ctx.doc_ids:
+                raise EmptyRelease.all_quarantined(report.quarantined)
             report.record(generate(ctx, stages["generate"]))
             report.record(curate(ctx, stages["curate"]))
         finally:

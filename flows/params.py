@@ -2,8 +2,10 @@
 
 One settings path: the CLI, ``deployments/serve.py``, ``prefect.yaml`` runs and tests all pass a
 :class:`BuildParams`; :func:`resolve` fills what a caller left out from ``SFTFORGE_*``
-environment variables, ``.env`` and ``sftforge.toml`` (e.g. ``SFTFORGE_CHUNK__TARGET_TOKENS``),
-in the process that runs the build. Endpoints and API keys are never parameters.
+environment variables (e.g. ``SFTFORGE_CHUNK__TARGET_TOKENS``) and the one trusted TOML file
+(``--config`` / ``SFTFORGE_CONFIG``, else ``~/.config/sftforge/sftforge.toml``; see
+``sftforge.settings``), in the process that runs the build; never from the input folder.
+Endpoints and API keys are never parameters.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ class BuildParams(SftforgeSources):
     recipe: str = Field("", description="The recipe these parameters came from "
                         "(deployments/recipes/<recipe>.yaml); a label kept in summary.json")
     out_dir: str = Field("sftforge-out", description="Where releases/<version>/ is written")
+    settle_s: float = Field(0.0, ge=0, description=(
+        "Leave out files changed less than this many seconds ago (still being copied): set it "
+        "(SFTFORGE_SETTLE_S) where documents arrive while builds run"))
+    from_inbox: bool = Field(False, description=(
+        "The input path comes from an inbox event: it must lie inside the configured inbox "
+        "root (SFTFORGE_INBOX_ROOT), else the build is refused"))
     quarantine_hidden_instructions: bool = Field(False, description=(
         "Quarantine a document whose hidden text reads as instructions (else: flag it; the "
         "hidden text is never ingested either way)"))

@@ -21,6 +21,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="Turn your own documents into a supervised fine-tuning dataset.",
@@ -28,8 +29,18 @@ app = typer.Typer(help="Turn your own documents into a supervised fine-tuning da
 console = Console(stderr=True)
 
 
-def _prepare_env(home: Optional[Path]) -> None:
-    """Point sftforge and Prefect at the data home before either reads its settings."""
+CONFIG_HELP = ("Settings file (TOML); default $SFTFORGE_CONFIG, else "
+               "~/.config/sftforge/sftforge.toml. Never read from the input folder")
+
+
+def _prepare_env(home: Optional[Path], config: Optional[Path] = None) -> None:
+    """Point sftforge and Prefect at the data home and the config file before either reads its
+    settings."""
+    if config is not None:
+        if not config.is_file():
+            console.print(f"[red]error: config file {escape(str(config))} not found[/red]")
+            raise typer.Exit(2)
+        os.environ["SFTFORGE_CONFIG"] = str(config.resolve())
     if home is not None:
         os.environ["SFTFORGE_HOME"] = str(home)
     data_home = Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser().resolve()
@@ -49,27 +60,32 @@ def _progress() -> Progress:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"release {summary['version']}")
+    table = Table(title=f"release {escape(summary['version'])}")
     table.add_column("stage")
     table.add_column("items", justify="right")
     for key, value in summary["counts"].items():
-        table.add_row(key, str(value))
+        table.add_row(escape(key), str(value))
     console.print(table)
     for stage, reasons in summary["drop_reasons"].items():
         if reasons:
-            console.print(f"dropped at {stage}: {reasons}")
+            console.print(f"dropped at {stage}: {escape(str(reasons))}")
     console.print(f"LLM requests this build: {summary['llm_requests']} "
                   f"(cache hits {summary['cache_hits']})")
     if summary.get("cost_usd") is not None:
         console.print(f"estimated LLM cost this build: ${summary['cost_usd']:.4f}")
     for q in summary["quarantined"]:
-        console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
+        console.print(f"[yellow]warning: quarantined {escape(q['path'])}: "
+                      f"{escape(q['reason'])}[/yellow]")
     _print_judge_check(summary.get("judge_self_check"))
     if "gate" in summary:
-        console.print(f"release gate: {summary['gate']['summary']}")
+        console.print(f"release gate: {escape(summary['gate']['summary'])}")
     for warning in summary.get("split_warnings", []):
-        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
-    console.print(f"[green]release written to {summary['release_dir']}[/green]")
+        console.print(f"[yellow]warning: {escape(warning)}[/yellow]", soft_wrap=True)
+    if summary.get("republished"):
+        console.print(f"[green]content unchanged: {escape(summary['release_dir'])} stays the "
+                      "published release[/green]")
+    else:
+        console.print(f"[green]release written to {escape(summary['release_dir'])}[/green]")
 
 
 def _print_judge_check(check: dict[str, Any] | None) -> None:
@@ -92,17 +108,26 @@ def build(
     judge: bool = typer.Option(True, help="Score samples with the LLM judge"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print pending LLM calls, tokens and "
                                  "cost per stage; send no request"),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Build a trainer-ready release from PATH into OUT/releases/<version>/."""
-    _prepare_env(home)
+    _prepare_env(home, config)
     from flows.build_dataset import BuildParams, build_dataset
     from sftforge import progress
     from sftforge.llm.limits import MissingLimit
+    from sftforge.folders import OutputNotWritable, check_output
     from sftforge.release.gate import GateFailed
+    from sftforge.release.staging import EmptyRelease
     from sftforge.stage import BudgetExceeded, ErrorBudgetExceeded
 
     if not path.exists():
-        console.print(f"[red]error: {path} does not exist; pass a document or a folder[/red]")
+        console.print(f"[red]error: {escape(str(path))} does not exist; pass a document or a "
+                      "folder[/red]")
+        raise typer.Exit(2)
+    try:
+        check_output(out)
+    except OutputNotWritable as exc:
+        console.print(f"[red]error: {escape(str(exc))}[/red]")
         raise typer.Exit(2)
     params = BuildParams(input_path=str(path.resolve()), out_dir=str(out.resolve()),
                          **({} if judge else {"judge_enabled": False}))
@@ -110,20 +135,27 @@ def build(
         from flows.dry_run import dry_run as dry_run_flow
         from sftforge.cli_ops import print_dry_run
 
-        print_dry_run(dry_run_flow(params))
+        try:
+            print_dry_run(dry_run_flow(params))
+        except EmptyRelease as exc:
+            console.print(f"[red]nothing to estimate: {escape(str(exc))}[/red]")
+            raise typer.Exit(2)
         return
     with _progress() as bar:
         progress.install(bar)
         try:
             summary = build_dataset(params)
         except (ErrorBudgetExceeded, GateFailed) as exc:
-            console.print(f"[red]build failed: {exc}[/red]")
+            console.print(f"[red]build failed: {escape(str(exc))}[/red]")
             raise typer.Exit(1)
         except BudgetExceeded as exc:
-            console.print(f"[red]build stopped at the budget cap: {exc}[/red]")
+            console.print(f"[red]build stopped at the budget cap: {escape(str(exc))}[/red]")
             raise typer.Exit(3)
-        except MissingLimit as exc:
-            console.print(f"[red]build not started: {exc}[/red]")
+        except (MissingLimit, OutputNotWritable) as exc:
+            console.print(f"[red]build not started: {escape(str(exc))}[/red]")
+            raise typer.Exit(2)
+        except EmptyRelease as exc:
+            console.print(f"[red]nothing published: {escape(str(exc))}[/red]")
             raise typer.Exit(2)
         finally:
             progress.install(None)
@@ -147,20 +179,22 @@ def status(
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in info["tables"].items():
-        table.add_row(name, str(n))
+        table.add_row(escape(name), str(n))
     console.print(table)
-    console.print(f"failures by reason: {info['failures_by_reason'] or 'none'}")
+    # Paths and reasons quote the documents: printed as text, never as rich markup.
+    console.print(f"failures by reason: {escape(str(info['failures_by_reason'] or 'none'))}")
     for q in info["quarantined"]:
-        console.print(f"quarantined {q['path']}: {q['reason']}")
+        console.print(f"quarantined {escape(str(q['path']))}: {escape(str(q['reason']))}")
 
 
 @app.command()
 def demo(
     out: Path = typer.Option(Path("sftforge-out"), "--out", help="Output folder"),
     home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Write the bundled demo corpus (English + Chinese PDFs) and build a release from it."""
-    _prepare_env(home)
+    _prepare_env(home, config)
     from sftforge.demo_corpus import write_demo_corpus
     from sftforge.settings import Settings
 
@@ -177,8 +211,8 @@ def demo(
 
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)
-    console.print(f"demo corpus: {', '.join(p.name for p in files)} in {corpus}")
-    build(corpus, out, None, True, False)
+    console.print(escape(f"demo corpus: {', '.join(p.name for p in files)} in {corpus}"))
+    build(corpus, out, None, True, False, None)
 
 
 from sftforge.cli_review import register as register_review  # noqa: E402  (review, releases)

@@ -1,8 +1,13 @@
 """Settings for every sftforge component.
 
 Read, highest priority first, from: keyword arguments, ``SFTFORGE_*`` environment variables
-(nested with ``__``, e.g. ``SFTFORGE_ANSWER__MODEL``), a ``.env`` file, and a TOML file
-(``sftforge.toml`` in the working directory, or the path in ``SFTFORGE_CONFIG``).
+(nested with ``__``, e.g. ``SFTFORGE_ANSWER__MODEL``), and one TOML file: the explicit one
+(``sftforge build --config FILE`` / ``SFTFORGE_CONFIG``), else the user's own
+(``$XDG_CONFIG_HOME/sftforge/sftforge.toml``, default ``~/.config/sftforge/sftforge.toml``).
+
+Never from the working directory: documents are hostile, and a ``sftforge.toml`` or ``.env``
+shipped inside a downloaded corpus folder must not redirect the endpoint (and the key with it),
+allow PII through the gate or turn scrubbing off when the user runs ``sftforge build .`` there.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -122,15 +128,39 @@ def _default_home() -> Path:
     return Path(os.environ.get("SFTFORGE_HOME", ".sftforge")).expanduser()
 
 
+def user_config_file() -> Path:
+    """The user-level config file: ``$XDG_CONFIG_HOME/sftforge/sftforge.toml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "sftforge" / "sftforge.toml"
+
+
+def config_file() -> Path | None:
+    """The one TOML file settings are read from: ``SFTFORGE_CONFIG`` (which must exist), else
+    the user-level file when it exists, else None. Never a file of the working directory."""
+    explicit = os.environ.get("SFTFORGE_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} (SFTFORGE_CONFIG / --config) not found")
+        return path
+    user = user_config_file()
+    return user if user.is_file() else None
+
+
+def config_sources() -> list[str]:
+    """Where this process's settings come from, for the build log."""
+    path = config_file()
+    return ["environment (SFTFORGE_*)", *([str(path)] if path else [])]
+
+
 class SftforgeSources(BaseSettings):
     """Where every sftforge setting is read from (see the module docstring)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SFTFORGE_",
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=None,  # a .env of the working directory is not a trusted place
         extra="ignore",
-        toml_file="sftforge.toml",
     )
 
     @classmethod
@@ -142,9 +172,9 @@ class SftforgeSources(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = os.environ.get("SFTFORGE_CONFIG", "sftforge.toml")
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
-        return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
+        path = config_file()
+        files = [TomlConfigSettingsSource(settings_cls, toml_file=path)] if path else []
+        return (init_settings, env_settings, *files)
 
 
 class Settings(SftforgeSources):
@@ -186,6 +216,9 @@ class Settings(SftforgeSources):
     # Name of a Prefect Secret block holding the LLM API key (read inside tasks when it
     # exists; else the key comes from SFTFORGE_*_API_KEY). infra/bootstrap.py creates it.
     api_key_block: str | None = None
+    # The only folder an on-arrival build (an inbox event names its path) may read; unset:
+    # on-arrival builds are refused (an event must not pick what gets sent to the LLM).
+    inbox_root: Path | None = None
 
     @property
     def db_uri(self) -> str:
@@ -229,3 +262,20 @@ class Settings(SftforgeSources):
         # needs that to produce valid JSON at all.
         fields["json_mode"] = mode or ("schema_object" if base_url == embedded_url else "json_object")
         return ResolvedEndpoint(**fields)
+
+
+def endpoint_host(base_url: str) -> str:
+    """The host (and port) of an endpoint URL, without credentials, path or query."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or base_url
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def describe_endpoints(endpoints: dict[str, EndpointSpec]) -> str:
+    """One line naming the host each role sends requests to (never a key), e.g.
+    ``LLM endpoints: question, answer -> api.deepseek.com; judge -> embedded local model``."""
+    by_host: dict[str, list[str]] = {}
+    for role, spec in endpoints.items():
+        where = "embedded local model" if spec.embedded else endpoint_host(spec.base_url)
+        by_host.setdefault(where, []).append(role)
+    return "LLM endpoints: " + "; ".join(f"{', '.join(r)} -> {h}" for h, r in by_host.items())

@@ -6,6 +6,12 @@ finished). Everything that changed in one burst goes into one ``sftforge.inbox.s
 event, so ten files copied at once start one build: the ``<recipe>-on-arrival`` deployment's
 ``DeploymentEventTrigger`` (deployments/definitions.py) matches the event's resource id and
 passes the inbox path (resource label ``sftforge.inbox.path``) as the build's ``input_path``.
+
+The inbox is walked as a build walks its input (``sftforge.discovery``): no symlink out of it,
+no dot-folder, no sftforge output or data home inside it (a release written into the inbox
+would otherwise look like new documents and re-trigger a build forever). Anyone who can send
+an event to the Prefect server could name any path, so the on-arrival build accepts only paths
+inside the configured inbox root (:func:`check_inbox`, ``SFTFORGE_INBOX_ROOT``).
 """
 
 from __future__ import annotations
@@ -28,16 +34,32 @@ def inbox_resource_id(recipe: str) -> str:
     return f"sftforge.inbox.{recipe}"
 
 
+class InboxRefused(PermissionError):
+    """An on-arrival build named a path outside the configured inbox root."""
+
+
+def check_inbox(input_path: str, inbox_root: Path | None) -> None:
+    """Raise :class:`InboxRefused` unless ``input_path`` (symlinks resolved) lies inside
+    ``inbox_root``; an unset root refuses every event-named path."""
+    if inbox_root is None:
+        raise InboxRefused(f"on-arrival build of {input_path} refused: set SFTFORGE_INBOX_ROOT "
+                           "to the folder `sftforge watch` watches")
+    root, path = Path(inbox_root).expanduser().resolve(), Path(input_path).expanduser().resolve()
+    if path != root and root not in path.parents:
+        raise InboxRefused(f"on-arrival build of {input_path} refused: outside the inbox root "
+                           f"{root} (SFTFORGE_INBOX_ROOT)")
+
+
 def snapshot(inbox: Path) -> Snapshot:
-    """Size and modification time of every supported document under ``inbox``."""
+    """Size and modification time of every document under ``inbox`` a build would take."""
+    from sftforge.discovery import discover_files
     from tasks.ingest import supported  # the same file types a build ingests
 
     out: Snapshot = {}
-    for p in sorted(inbox.rglob("*")):
+    for p in discover_files(inbox, supported)[0]:
         try:
-            if p.is_file() and supported(p) and not p.name.startswith("."):
-                st = p.stat()
-                out[str(p)] = (st.st_size, st.st_mtime_ns)
+            st = p.stat()
+            out[str(p)] = (st.st_size, st.st_mtime_ns)
         except OSError:
             continue  # removed while we looked: the next poll sees the truth
     return out

@@ -3,8 +3,10 @@
 ``release`` gathers the export rows of the samples ``selection`` kept (cleaned text, provenance,
 split, cluster, current judge scores) and picks the version; the export stage writes the trainer
 files; ``card`` writes ``summary.json`` and the dataset card (``README.md`` + plots) and tags
-every LanceDB table version the release used. A build whose exported content is unchanged
-rewrites the same version instead of a new one.
+every LanceDB table version the release used. All of it happens in a staging folder
+(``sftforge.release.staging``); ``publish`` renames it into place once the gate passed. A build
+whose exported content equals a published version keeps that version (folder, card and tags
+untouched) instead of writing a new one.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from sftforge.release.card_render import render_card
 from sftforge.release.gate import GateReport
 from sftforge.release.general_mix import file_sha
 from sftforge.release.facts import release_facts
+from sftforge.release.local_paths import public_params, public_quarantine, public_stages
 from sftforge.release.report import BuildReport
 from sftforge.release.split_warnings import split_warnings_of
+from sftforge.release.staging import (EmptyRelease, discard, latest, promote, published,
+                                      releases_root, staging_dir)
 from sftforge.stage import BuildContext
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.dialogues import turns_for
@@ -102,19 +107,20 @@ def choose_version(releases: Path, content_hash: str) -> str:
     return f"v{last + 1:04d}-{content_hash}"
 
 
-def tag_tables(db_uri: str, version: str) -> dict[str, int]:
+def tag_tables(db_uri: str, version: str, move: bool = True) -> dict[str, int]:
     """Tag the current version of every table with the release name; returns the versions.
 
-    A build that rewrites an existing release (same content) moves its tags to the tables it
-    read, so ``summary.json`` (run id, fingerprints) and the tags describe the same build and
-    ``sftforge export --release`` can rebuild the files from them.
+    ``move=False`` (the version is already published, same content) keeps existing tags: they
+    and the published ``summary.json`` (run id, fingerprints) describe the same build, so
+    ``sftforge export --release`` can rebuild the files from them. A tag of a version that was
+    never published (its gate failed) is moved to the tables this build read.
     """
     versions = store.versions(db_uri)
     for name, ver in versions.items():
         tags = store.connect(db_uri).open_table(name).tags
         if version not in tags.list():
             tags.create(version, ver)
-        elif tags.get_version(version) != ver:
+        elif move and tags.get_version(version) != ver:
             tags.update(version, ver)
     return versions
 
@@ -176,18 +182,20 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     return {
         **extra, "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_id": report.run_id, "counts": build_counts(ctx, len(samples)),
-        "stages": {k: v.model_dump() for k, v in report.stages.items()}, "drop_reasons": drops,
+        "stages": public_stages({k: v.model_dump() for k, v in report.stages.items()},
+                                report.params["input_path"]), "drop_reasons": drops,
         "llm_requests": usage.get("llm_requests", 0), "cache_hits": usage.get("cache_hits", 0),
         "tokens": {"prompt": usage.get("prompt_tokens", 0),
                    "completion": usage.get("completion_tokens", 0)},
         "documents": build_documents(ctx),
-        "quarantined": report.quarantined, "failures": failure_counts(ctx.db_uri),
+        "quarantined": public_quarantine(report.quarantined, report.params["input_path"]),
+        "failures": failure_counts(ctx.db_uri),
         "failure_rates": report.failure_rates(),
         "duplicate_clusters": report.stages["dedup"].extra.get("clusters", 0)
         if "dedup" in report.stages else 0,
         "distributions": distributions(samples), "files": export_stats["files"],
         "split_warnings": split_warnings_of(distributions(samples)["splits"], report.params),
-        "params": report.params,
+        "params": public_params(report.params),  # no local paths in a shared card
         **{k: export_stats[k] for k in ("general_mix", "dialogues", "preferences")
            if export_stats.get(k)},
         **({"coverage": coverage(read_nodes(ctx.db_uri), [s.get("domain_node") or ""
@@ -221,8 +229,9 @@ def release_rows(db_uri: str, run_id: str, fingerprints: dict[str, str]) -> list
 
 
 def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> dict[str, str]:
-    """Assemble the export rows of this build's kept samples and pick the version; the rows go
-    to ``HOME/runs/<run id>/`` as JSON Lines (a path keeps task inputs small)."""
+    """Assemble the export rows of this build's kept samples, pick the version and its staging
+    folder (``release_dir``); the rows go to ``HOME/runs/<run id>/`` as JSON Lines (a path keeps
+    task inputs small)."""
     samples = release_rows(ctx.db_uri, ctx.run_id, ctx.fingerprints)
     parts: list = [samples, export.model_dump()]
     if export.general.enabled:  # the mixed file's bytes, not just its path, make the content
@@ -233,8 +242,21 @@ def prepare_release(ctx: BuildContext, out_dir: str, export: ExportSettings) -> 
     samples_path = Path(ctx.home) / "runs" / ctx.run_id / f"release-{version}.jsonl"
     samples_path.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(samples_path, samples)
-    return {"version": version, "release_dir": str(releases / version),
+    return {"version": version, "release_dir": str(staging_dir(releases, ctx.run_id, version)),
             "samples_path": str(samples_path)}
+
+
+def refuse_empty(ctx: BuildContext, release: dict[str, str], exported: dict) -> None:
+    """Raise :class:`EmptyRelease` (and drop the staging folder) when the export wrote no
+    sample: an empty release is never published, ``LATEST`` stays where it was."""
+    if exported["samples"]:
+        return
+    discard(Path(release["release_dir"]))
+    drops = {stage: reasons for stage, reasons in selection.funnel(ctx.db_uri, ctx.run_id).items()
+             if reasons}
+    raise EmptyRelease(
+        f"no sample was exported from {len(ctx.doc_ids)} document(s), so nothing was published "
+        f"(LATEST unchanged); dropped: {drops or 'none'}")
 
 
 def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
@@ -244,13 +266,13 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
     samples = read_jsonl(release["samples_path"])
     report.usage = run_usage(Path(ctx.home) / "llm_cache", ctx.run_id)
     summary = build_summary(ctx, report, samples, version, export_stats)
-    latest = target.parent / "LATEST"  # still the previous release: this one is not published
-    previous = latest.read_text("utf-8").strip() if latest.exists() else None
+    previous = latest(releases_root(target))  # this release is not published yet
     dropped = summary["drop_reasons"].get("review", {}).get(REVIEW_DROP, 0)
     if feedback := review_feedback(ctx.db_uri, previous, samples, dropped):
         summary["review_feedback"] = feedback
     summary.update(release_facts(ctx, target, samples))  # sources, models, cost, diff, ...
-    summary["table_versions"] = tag_tables(ctx.db_uri, version)
+    summary["table_versions"] = tag_tables(
+        ctx.db_uri, version, move=not published(releases_root(target), version))
     # Examples the card quotes (skipped chunks, quarantine reasons, hidden-text samples) come
     # from the documents: the same guard as the samples. The user's own settings stay as given.
     summary = {**guard_value({k: v for k, v in summary.items() if k != "params"})[0],
@@ -264,16 +286,19 @@ def write_card(ctx: BuildContext, release: dict[str, str], export_stats: dict,
 
 
 def publish_release(summary: dict, gate: GateReport) -> dict:
-    """Record the gate's scan in ``summary.json`` and the card, then point ``LATEST`` at the
-    release: only a release that passed the gate becomes the latest."""
+    """Record the gate's scan in the staged ``summary.json`` and card, rename the release into
+    place and point ``LATEST`` at it: only a release that passed the gate becomes the latest.
+    Returns the summary with ``release_dir`` the published folder and ``republished`` True when
+    that version was already published (its folder is kept as it was)."""
     target = Path(summary["release_dir"])
     summary = {**summary, "gate": {**gate.model_dump(), "passed": gate.passed,
                                    "summary": gate.summary_line()}}
     stored = {k: v for k, v in summary.items() if k != "release_dir"}
     (target / "summary.json").write_text(json.dumps(stored, ensure_ascii=False, indent=2), "utf-8")
     render_card(target, stored, redraw=False)  # same samples: the plots stand
-    (target.parent / "LATEST").write_text(summary["version"] + "\n", "utf-8")
-    return summary
+    republished = published(releases_root(target), summary["version"])
+    final = promote(target, summary["version"])
+    return {**summary, "release_dir": str(final), "republished": republished}
 
 
 def write_calibration(target: Path, ctx: BuildContext, report: BuildReport) -> None:

@@ -40,8 +40,9 @@ from sftforge.text import (
 )
 
 # Bump when parsing output changes for the same bytes: it is part of the ingest fingerprint.
-# 2: own grid reader for irregular tables (was pymupdf find_tables); 3: hidden text left out
-PARSER_VERSION = 3
+# 2: own grid reader for irregular tables (was pymupdf find_tables); 3: hidden text left out;
+# 4: clipped, squeezed and low-contrast PDF text and CSS-hidden EPUB text left out too
+PARSER_VERSION = 4
 INGEST_FINGERPRINT = ids.fingerprint("ingest", parser=PARSER_VERSION, pymupdf=pymupdf.VersionBind)
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 _MIN_PAGE_CHARS = 40

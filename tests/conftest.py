@@ -13,6 +13,10 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Settings read a user-level file (~/.config/sftforge/sftforge.toml): never the developer's own in
+# tests. A folder that does not exist: no user file unless a test writes one under its own path.
+os.environ["XDG_CONFIG_HOME"] = str(Path(__file__).parent / "no-user-config")
+os.environ.pop("SFTFORGE_CONFIG", None)
 
 
 def shared_models_dir() -> Path:
@@ -37,5 +41,5 @@ def sftforge_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty data home (LanceDB, request cache) for one test."""
     home = tmp_path / "home"
     monkeypatch.setenv("SFTFORGE_HOME", str(home))
-    monkeypatch.chdir(tmp_path)  # no stray sftforge.toml/.env from the developer's folder
+    monkeypatch.chdir(tmp_path)  # relative paths land in the test's folder
     return home

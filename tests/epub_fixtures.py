@@ -57,3 +57,32 @@ def write_epub(path: Path, title: str, chapters: list[tuple[str, list[str], str]
         for i, (head, paragraphs, lang) in enumerate(chapters):
             z.writestr(f"OEBPS/c{i}.xhtml", _chapter(head, paragraphs, lang))
     return path
+
+
+def styled_epub(path: Path, lang: str, spans: list[tuple[str, str]], css: str = "") -> Path:
+    """A one-chapter EPUB: a visible paragraph, then one paragraph per (style, text) of
+    ``spans`` whose middle is a ``<span>`` carrying that style (``class:NAME`` puts
+    ``class="NAME"`` instead, for rules in ``css``, which goes into a linked stylesheet)."""
+    write_epub(path, "Styles", [("Chapter", ["Visible opening paragraph."], lang)])
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    paragraphs = "".join(
+        f'<p>Before <span {_style_attr(style)}>{html.escape(text)}</span> after.</p>'
+        for style, text in spans)
+    chapter = files["OEBPS/c0.xhtml"].decode().replace("</h1>", "</h1>" + paragraphs)
+    if css:
+        chapter = chapter.replace(
+            "</head>", '<link rel="stylesheet" type="text/css" href="book.css"/></head>')
+        files["OEBPS/book.css"] = css.encode()
+    files["OEBPS/c0.xhtml"] = chapter.encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data, compress_type=zipfile.ZIP_STORED if name == "mimetype"
+                       else zipfile.ZIP_DEFLATED)
+    return path
+
+
+def _style_attr(style: str) -> str:
+    if style.startswith("class:"):
+        return f'class="{style[6:]}"'
+    return f'style="{html.escape(style)}"'

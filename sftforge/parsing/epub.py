@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import zipfile
+
 import pymupdf
 
+from sftforge.parsing.epub_css import clean_epub
 from sftforge.parsing.pdf import pdf_blocks
 from sftforge.parsing.pdf_page import read_page
 from sftforge.text import Block
@@ -38,10 +41,16 @@ class EpubBook:
     hidden: list[tuple[int, str, str]]
 
 
-def open_epub(path: Path) -> pymupdf.Document:
-    """Open and lay out an EPUB; raises :class:`EpubError` for broken or DRM-locked files."""
+def open_epub(path: Path) -> tuple[pymupdf.Document, list[tuple[int, str, str]]]:
+    """Open and lay out an EPUB without its CSS-hidden text (``epub_css``); raises
+    :class:`EpubError` for broken or DRM-locked files. Returns the document and the hidden
+    text as (chapter, reason, text)."""
     try:
-        doc = pymupdf.open(path, filetype="epub")
+        data, css_hidden = clean_epub(Path(path).read_bytes())
+    except zipfile.BadZipFile:
+        data, css_hidden = Path(path).read_bytes(), []  # not a zip: mupdf names the problem
+    try:
+        doc = pymupdf.open(stream=data, filetype="epub")
     except Exception as exc:  # mupdf raises assorted errors on broken zips and XML
         raise EpubError(f"{path.name}: not a readable EPUB ({str(exc).splitlines()[0][:120]}); "
                         "check the file or export it again.") from exc
@@ -49,12 +58,12 @@ def open_epub(path: Path) -> pymupdf.Document:
         doc.close()
         raise EpubError(f"{path.name}: the EPUB is encrypted (DRM); add a DRM-free copy.")
     doc.layout(**_LAYOUT)
-    return doc
+    return doc, css_hidden
 
 
 def read_epub(path: Path) -> EpubBook:
     """Blocks of ``path`` with ``page`` = chapter number, its TOC, title and hidden text."""
-    doc = open_epub(Path(path))
+    doc, css_hidden = open_epub(Path(path))
     try:
         # Not read_pdf: a laid-out book has no running headers or footers, and removing lines
         # that repeat at page edges would cut real text ("Note 10: ...") at page breaks.
@@ -69,5 +78,6 @@ def read_epub(path: Path) -> EpubBook:
         b["page"] = chapter[b["page"] - 1]
     toc = [[level, text, chapter[page - 1] if 0 < page <= len(chapter) else 1]
            for level, text, page in toc]
-    hidden = [(chapter[p.number - 1], reason, text) for p in pages for reason, text in p.hidden]
+    hidden = css_hidden + [(chapter[p.number - 1], reason, text)
+                           for p in pages for reason, text in p.hidden]
     return EpubBook(blocks, toc, title, chapters, hidden)

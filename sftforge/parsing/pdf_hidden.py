@@ -11,6 +11,15 @@ and returns what it removed. Reasons:
   leaves most such text out; it is counted from the paint log on pages that read it);
 - ``background_colour``: its colour is (nearly) that of what lies under it: a filled shape
   painted before it, or the white page;
+- ``low_contrast``: not the same colour, but too close to read: a contrast ratio (WCAG) under
+  :data:`MIN_CONTRAST` against what lies under it (light grey #e0e0e0 on white is 1.3; a grey
+  caption #999999 is 2.8 and stays);
+- ``squeezed``: horizontally scaled (``Tz``) or spaced so tight no glyph can be told apart:
+  under :data:`MIN_ASPECT` of the line height per character (Helvetica prose is ~0.34, a lone
+  "i" 0.16; 10 % scaling makes prose 0.034 and CJK 0.083);
+- ``clipped``: painted outside the clip path in force (``W n``); the text pass is run with
+  ``TEXT_CLIP`` so mupdf leaves it out, and :func:`clipped_spans` names it by comparing with a
+  pass without the clip (only on pages whose content stream sets a clip);
 - ``covered``: an opaque filled shape or image painted after it covers it.
 
 Cost: the per-span checks are a few comparisons; the paint order (``Page.get_bboxlog``, ~0.5 ms
@@ -26,6 +35,9 @@ import pymupdf
 
 MIN_SIZE = 1.0  # pt
 NEAR = 24  # max difference per RGB channel (0-255) for two colours to look the same
+MIN_CONTRAST = 1.5  # WCAG contrast ratio under which text cannot be read (AA asks for 4.5)
+MIN_ASPECT = 0.1  # width per character / line height under which glyphs cannot be told apart
+WHITE = 0xFFFFFF
 # Content-stream operators that fill a path, paint a shading or draw an image/form.
 _FILL_OPS = frozenset({b"f", b"f*", b"F", b"B", b"B*", b"b", b"b*", b"Do", b"sh"})
 _LIGHT = 0xFF - NEAR  # every channel at least this: near white
@@ -64,11 +76,74 @@ def _reason(span: dict, box: tuple, paint: _Paint | None) -> str | None:
         return paint.reason(span)
     if span.get("alpha", 255) == 0:
         return "invisible"
-    return "background_colour" if _near_white(span["color"]) else None
+    return _colour_reason(span["color"], WHITE) or _squeezed(span)
 
 
 def _near_white(color: int) -> bool:
     return (color >> 16) >= _LIGHT and (color >> 8 & 0xFF) >= _LIGHT and (color & 0xFF) >= _LIGHT
+
+
+def _rgb(color: int) -> tuple[int, int, int]:
+    return color >> 16, color >> 8 & 0xFF, color & 0xFF
+
+
+def _luminance(rgb: tuple[int, ...]) -> float:
+    """WCAG relative luminance of an sRGB colour (0-255 channels)."""
+    def lin(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    r, g, b = (lin(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """WCAG contrast ratio of two colours, 1 (same) to 21 (black on white)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _colour_reason(text: int, background: int) -> str | None:
+    """``background_colour`` (the same colour), ``low_contrast`` (too close to read) or None."""
+    t, bg = _rgb(text), _rgb(background)
+    if all(abs(a - c) <= NEAR for a, c in zip(t, bg)):
+        return "background_colour"
+    return "low_contrast" if contrast(t, bg) < MIN_CONTRAST else None
+
+
+def _squeezed(span: dict) -> str | None:
+    """``squeezed`` when the span's characters are too narrow to read (see MIN_ASPECT)."""
+    x0, y0, x1, y1 = span["bbox"]
+    n = len(span["text"])
+    if n < 3 or y1 - y0 <= 0:
+        return None  # a lone narrow glyph ("l", ".") is no evidence
+    return "squeezed" if (x1 - x0) / (n * (y1 - y0)) < MIN_ASPECT else None
+
+
+def clipped_spans(page: pymupdf.Page, kept: list[dict], flags: int) -> list[tuple[str, str]]:
+    """("clipped", text) of spans a pass without ``TEXT_CLIP`` finds and ``kept`` (the blocks
+    of the clipped pass) lacks; [] (no second pass) when the page sets no clip path."""
+    try:
+        tokens = page.read_contents().split()
+    except Exception:
+        tokens = [b"W"]  # unreadable content: compare anyway
+    if b"W" not in tokens and b"W*" not in tokens:
+        return []
+    seen: dict[str, int] = {}
+    for text in _span_texts(kept):
+        seen[text] = seen.get(text, 0) + 1
+    out = []
+    full = page.get_textpage(flags=flags & ~pymupdf.TEXT_CLIP).extractDICT()["blocks"]
+    for text in _span_texts(full):
+        if seen.get(text, 0) > 0:
+            seen[text] -= 1
+        else:
+            out.append(("clipped", text))
+    return out
+
+
+def _span_texts(blocks: list[dict]) -> list[str]:
+    return [s["text"].strip() for b in blocks for ln in b.get("lines", ()) for s in ln["spans"]
+            if s["text"].strip()]
 
 
 def _fills_something(page: pymupdf.Page) -> bool:
@@ -127,8 +202,8 @@ class _Paint:
         if span.get("alpha", 255) == 0:
             return None if any(f[1] == "fill-image" for f in under) else "invisible"
         if not under:
-            return "background_colour" if _near_white(span["color"]) else None
-        return "background_colour" if self._same_as_fill(span["color"], under[-1]) else None
+            return _colour_reason(span["color"], WHITE) or _squeezed(span)
+        return self._against_fill(span["color"], under[-1]) or _squeezed(span)
 
     def _seq_of(self, b: Box) -> int:
         """Sequence number of the text painting that overlaps ``b`` most."""
@@ -146,15 +221,15 @@ class _Paint:
         d = self._drawing(seq)
         return d is not None and (d.get("fill_opacity") or 0) >= 0.95
 
-    def _same_as_fill(self, color: int, fill: tuple[int, str, Box]) -> bool:
+    def _against_fill(self, color: int, fill: tuple[int, str, Box]) -> str | None:
+        """The colour reason of text of ``color`` over ``fill`` (see ``_colour_reason``)."""
         if fill[1] != "fill-path":
-            return False  # an image or shading under text: no single colour to compare
+            return None  # an image or shading under text: no single colour to compare
         d = self._drawing(fill[0])
         if d is None or not d.get("fill") or (d.get("fill_opacity") or 0) < 0.95:
-            return False
-        rgb = [round(c * 255) for c in d["fill"][:3]]
-        text = (color >> 16, color >> 8 & 0xFF, color & 0xFF)
-        return all(abs(a - c) <= NEAR for a, c in zip(rgb, text))
+            return None
+        r, g, b = (round(c * 255) for c in d["fill"][:3])
+        return _colour_reason(color, r << 16 | g << 8 | b)
 
     def _drawing(self, seq: int) -> dict | None:
         if self._drawings is None:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import pymupdf
 
-from sftforge.parsing.pdf_hidden import drop_hidden_spans
+from sftforge.parsing.pdf_hidden import clipped_spans, drop_hidden_spans
 from sftforge.parsing.pdf_tables import TEXT_FLAGS, Table, find_tables
 from sftforge.parsing.reading_order import reading_order
 from sftforge.text import garbled_share
@@ -67,14 +67,16 @@ def read_page(page: pymupdf.Page) -> PageLayout:
     """Lines and tables of ``page`` in reading order (rotated text such as margin stamps is
     skipped; lines whose words went into a detected table are replaced by the table; text a
     reader cannot see is left out and listed in ``hidden``, see ``pdf_hidden``)."""
-    textpage = page.get_textpage(flags=TEXT_FLAGS)
+    # TEXT_CLIP: text painted outside the clip path in force is not on the page a reader sees
+    textpage = page.get_textpage(flags=TEXT_FLAGS | pymupdf.TEXT_CLIP)
     # TextPage.extractDICT is what get_text("dict") returns, without its per-call cropbox
     data = textpage.extractDICT()
     # The text pass and the drawings are in unrotated page space, and so is this box (not
     # page.rect, which is rotated); a Rect costs ~10 us in pymupdf: made once per page.
     rect = textpage.rect
     # before tables and lines: hidden text must reach neither
-    hidden = drop_hidden_spans(page, data["blocks"], rect)
+    hidden = clipped_spans(page, data["blocks"], TEXT_FLAGS | pymupdf.TEXT_CLIP)
+    hidden += drop_hidden_spans(page, data["blocks"], rect)
     tables = find_tables(page, data, textpage, rect)
     groups, boxes = _regions(data["blocks"], tables, tuple(rect))
     items: list[Line | Table] = []

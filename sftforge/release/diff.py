@@ -16,6 +16,7 @@ from typing import Any
 
 from sftforge.ids import canonical_json, sha256_text
 from sftforge.jsonl import read_jsonl
+from sftforge.release.staging import releases_root
 
 SAMPLES_FILE = "samples.jsonl"
 _VERSION = re.compile(r"^v(\d{4})-")
@@ -118,8 +119,8 @@ def diff_releases(old_dir: Path, new_dir: Path) -> dict[str, Any]:
 
 def diff_against_previous(release_dir: Path) -> dict[str, Any] | None:
     """Diff of ``release_dir`` against the release numbered just below it (None if first)."""
-    release_dir = Path(release_dir)
-    prev = previous_release(release_dir.parent, release_dir.name)
+    release_dir = Path(release_dir)  # staged while the build writes its card
+    prev = previous_release(releases_root(release_dir), release_dir.name)
     return diff_releases(prev, release_dir) if prev is not None else None
 
 

@@ -100,8 +100,11 @@ def test_build_with_the_embedded_model(tmp_path: Path) -> None:
               store.read(str(tmp_path / "home" / "lancedb"), "chunks").to_dicts()}
     assert _check_citations(rows, chunks) > 0, "no citation was located in its chunk"
 
+    card = (release / "summary.json").read_bytes()
     again = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
     assert again.returncode == 0, again.stderr[-4000:]
-    second = json.loads((sorted((tmp_path / "out" / "releases").glob("v*"))[-1]
-                         / "summary.json").read_text("utf-8"))
-    assert second["llm_requests"] == 0 and second["version"] == summary["version"]
+    # Same content: the published release stays as it was (never rewritten), no request sent.
+    output = again.stdout + again.stderr
+    assert "LLM requests this build: 0 " in output and "content unchanged" in output, output[-3000:]
+    assert sorted((tmp_path / "out" / "releases").glob("v*")) == [release]
+    assert (release / "summary.json").read_bytes() == card

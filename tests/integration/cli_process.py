@@ -20,14 +20,16 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
                 PREFECT_API_URL=str(get_current_settings().api.url), **extra)
 
 
-def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """``python -m sftforge.cli ARGS`` in the background, stdout and stderr merged."""
-    return subprocess.Popen([sys.executable, "-m", "sftforge.cli", *args], env=env, cwd=ROOT,
+def start_cli(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
+    """``python -m sftforge.cli ARGS`` in the background (in ``cwd``), stdout and stderr
+    merged."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", "sftforge.cli", *args], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """(exit code, stdout + stderr) of ``python -m sftforge.cli ARGS``."""
-    proc = start_cli(args, env)
+def run_cli(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[int, str]:
+    """(exit code, stdout + stderr) of ``python -m sftforge.cli ARGS`` run in ``cwd``."""
+    proc = start_cli(args, env, cwd)
     output, _ = proc.communicate(timeout=900)
     return proc.returncode, output

@@ -36,3 +36,25 @@ def test_build_reads_the_key_from_the_secret_block(sftforge_home: Path, tmp_path
     assert summary["counts"]["exported"] > 0 and not summary["failures"]
     assert files_containing(tmp_path, BLOCK_KEY) == []
     assert files_containing(Path(os.environ["PREFECT_LOCAL_STORAGE_PATH"]), BLOCK_KEY) == []
+
+
+def test_the_gate_knows_the_key_kept_in_the_secret_block(sftforge_home: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.blocks.system import Secret
+
+    from sftforge.release.gate import GateFailed
+    from sftforge.release.staging import staging_dir
+    from tasks.gate import GateSettings, gate_release
+
+    # Only in the block (no setting or variable holds it), and not token-shaped: only the
+    # configured-key check can see it.
+    block_only = "violet-anchor-teapot-block-5e2a"
+    monkeypatch.delenv("SFTFORGE_LLM_API_KEY", raising=False)
+    monkeypatch.setenv("SFTFORGE_API_KEY_BLOCK", "sftforge-test-gate-key")
+    Secret(value=block_only).save("sftforge-test-gate-key", overwrite=True)
+    staged = staging_dir(tmp_path / "out" / "releases", "run", "v0001-abcd")
+    (staged / "samples.jsonl").write_text(
+        '{"answer": "the header value is ' + block_only + ' here"}\n', "utf-8")
+    with pytest.raises(GateFailed) as failed:
+        gate_release(str(staged), GateSettings())
+    assert {f.kind for f in failed.value.report.findings} == {"CONFIGURED_KEY"}

@@ -11,6 +11,7 @@ import pytest
 
 from flows.build_dataset import BuildParams, build_dataset
 from sftforge import store
+from sftforge.release.staging import EmptyRelease
 from sftforge.settings import Settings
 from tests.integration.conftest import SECRET, files_containing, read_jsonl
 from tests.pdf_fixtures import handbook_corpus
@@ -53,11 +54,13 @@ def test_changing_judge_threshold_makes_no_llm_request(llm_env, tmp_path: Path) 
     sent = llm_env.requests
     strict = BuildParams(input_path=str(corpus), out_dir=str(out),
                          judge={"min_overall": 9.5, "min_faithfulness": 9})
-    second = build_dataset(strict)
-    assert llm_env.requests == sent and second["llm_requests"] == 0
-    # FakeLLM scores 8/10: the stricter threshold drops everything, by reason.
-    assert second["counts"]["exported"] == 0 < first["counts"]["exported"]
-    assert second["drop_reasons"]["thresholds"].get("low_faithfulness", 0) > 0
+    # FakeLLM scores 8/10: the stricter threshold drops everything, by reason; an empty
+    # release is never published (LATEST stays on the first build's).
+    with pytest.raises(EmptyRelease, match="low_faithfulness") as empty:
+        build_dataset(strict)
+    assert llm_env.requests == sent and first["counts"]["exported"] > 0
+    assert "thresholds" in str(empty.value)
+    assert (out / "releases" / "LATEST").read_text().strip() == first["version"]
 
 
 def test_rebuild_after_losing_the_database_restores_rows_without_paying(llm_env, tmp_path: Path) -> None:

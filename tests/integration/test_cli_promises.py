@@ -14,7 +14,7 @@ import pytest
 from sftforge import store
 from sftforge.demo_corpus import DEMO_DIR
 from tests.integration.cli_process import cli_env, run_cli
-from tests.integration.conftest import read_jsonl
+from tests.integration.conftest import SECRET, read_jsonl
 from tests.integration.tiny_corpus import tiny_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "patient_client")
@@ -71,12 +71,21 @@ def test_role_settings_from_environment_and_toml(llm_env, monkeypatch, tmp_path:
     config.parent.mkdir()
     config.write_text('[answer]\nmodel = "answer-model-from-toml"\n\n'
                       '[chunk]\ntarget_tokens = 30\nmin_tokens = 10\n', "utf-8")
-    monkeypatch.setenv("SFTFORGE_CONFIG", str(config))
     monkeypatch.setenv("SFTFORGE_JUDGE__MODEL", "judge-model-from-env")
+    corpus = tiny_corpus(tmp_path)
+    # A downloaded corpus carrying its own settings, built with `sftforge build .` inside it:
+    # were they read, every request would go to a dead port under another model name.
+    hostile = 'llm_base_url = "http://127.0.0.1:9/v1"\n[answer]\nmodel = "attacker-model"\n'
+    (corpus / "sftforge.toml").write_text(hostile, "utf-8")
+    (corpus / ".env").write_text("SFTFORGE_LLM_BASE_URL=http://127.0.0.1:9/v1\n", "utf-8")
     out = tmp_path / "out"
     home = tmp_path / "home"
-    code, output = run_cli(["build", str(tiny_corpus(tmp_path)), "--out", str(out)], cli_env(home))
+    code, output = run_cli(["build", ".", "--out", str(out), "--config", str(config)],
+                           cli_env(home), cwd=corpus)
     assert code == 0, output[-3000:]
+    # The host requests go to is named before the first one; the key never is.
+    assert "LLM endpoints: question, answer, judge -> 127.0.0.1:" in output, output[-3000:]
+    assert SECRET not in output
     models = {(_role(b), b["model"]) for b in llm_env.log}
     assert models == {("tree", "fake-model"), ("questions", "fake-model"), ("answers", "answer-model-from-toml"),
                       ("judge", "judge-model-from-env")}

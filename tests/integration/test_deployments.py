@@ -72,6 +72,8 @@ async def test_deployments_run_on_demand_and_on_arrival(llm_env, tmp_path: Path,
     corpus, inbox, staging = tmp_path / "corpus", tmp_path / "inbox", tmp_path / "staging"
     for d in (corpus, inbox, staging):
         d.mkdir()
+    # On-arrival builds read only inside the configured inbox root (an event names the path).
+    monkeypatch.setenv("SFTFORGE_INBOX_ROOT", str(inbox))
     good_english_pdf(corpus / "handbook_en.pdf")
 
     runner = Runner(name="sftforge-test", pause_on_shutdown=False)

@@ -83,3 +83,21 @@ def test_visible_injection_blocks_are_left_out_and_flagged(tmp_path: Path) -> No
     assert [f["flag"] for f in flags] == ["prompt_injection"]
     assert flags[0]["detail"].startswith("2 block(s) addressing a model or reviewer left out")
     assert doc["hidden_spans"] == 0
+
+
+def test_clipped_squeezed_and_light_grey_text_is_left_out_readable_lookalikes_kept(
+        tmp_path: Path) -> None:
+    from tests.pdf_fixtures import (CONDENSED, EVASIVE_EN, EVASIVE_ZH, GREY_CAPTION,
+                                    SMALL_PRINT, evasive_hidden_pdf)
+
+    result, doc, chunks = _ingest(tmp_path, evasive_hidden_pdf(tmp_path / "vendor.pdf"))
+    assert result["status"] == "ok" and chunks
+    everything = doc["blocks"] + "\n".join(chunks)
+    markers = [t.split()[0] for t in (*EVASIVE_EN.values(), *EVASIVE_ZH.values())]
+    assert [m for m in markers if m in everything] == []
+    text = "".join(everything.split())  # the headings are in blocks (and chunks' heading paths)
+    for keep in (*SMALL_PRINT, *GREY_CAPTION, *CONDENSED):
+        assert "".join(keep.split()) in text, keep
+    flags = {f["flag"]: f["detail"] for f in json.loads(doc["flags"])}
+    assert flags["hidden_text"] == ("6 span(s) a reader cannot see, left out: "
+                                    "clipped 2, low_contrast 2, squeezed 2")
