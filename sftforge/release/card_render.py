@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
+from sftforge.release.coverage import dominant_warning  # noqa: E402
 from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
 from sftforge.release.split_warnings import split_warnings_section  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
@@ -79,7 +80,9 @@ def coverage_section(cov: dict[str, Any]) -> str:
     """Markdown section of the card: empty and thin domain nodes (full tree in coverage.md)."""
     empty = ", ".join(cov["empty"]) or "none"
     thin = ", ".join(cov["thin"]) or "none"
-    return (f"## Domain coverage\n\n{len(cov['nodes'])} active domain nodes (samples per node in "
+    warning = dominant_warning(cov)
+    return (f"## Domain coverage\n\n{warning + chr(10) * 2 if warning else ''}"
+            f"{len(cov['nodes'])} active domain nodes (samples per node in "
             f"`coverage.md`). Empty: {empty}. Thin (under {cov['thin_below']} samples): {thin}.")
 
 
