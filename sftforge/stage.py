@@ -34,6 +34,7 @@ from sftforge.llm.failures import clear_failures, failure_category, record_failu
 from sftforge.llm.gateway import LLMGateway, LLMJob, LLMResult
 from sftforge.llm.prompting import prompt_sha, render
 from sftforge.settings import EndpointSpec, ResolvedEndpoint, Settings
+from sftforge.review import reviews
 
 __all__ = ["BudgetExceeded", "BuildContext", "CurationStage", "ErrorBudgetExceeded", "LLMStage",
            "Stage", "StageStats", "plan", "run_stage"]
@@ -416,6 +417,8 @@ class CurationStage(Stage):
     def select(self, ctx: BuildContext) -> StageStats:
         ids = self.candidates(ctx)
         drops = self.verdicts(ctx, ids) if ids else {}
+        # a reviewer's restore of a wrong drop is a verdict like any other: it wins next build
+        drops = reviews.unless_restored(ctx.db_uri, self.name, drops)
         selection.drop(ctx.db_uri, ctx.run_id, self.name, drops)
         dropped: dict[str, int] = {}
         for reason in drops.values():
