@@ -2,8 +2,9 @@
 ``domain_nodes`` + ``domain_tree_docs``: a topic tree that describes the corpus.
 
 The tree comes from what the documents say about themselves: each document's title is its topic
-node and its main sections are the nodes below (``sftforge.domain.outline``), so every document
-gets a node whatever the model says. The model only names and arranges: one request per build
+node and its main sections are the nodes below (``sftforge.domain.outline``; for a document with
+no heading at all, clusters of its chunk embeddings, ``sftforge.domain.clusters``), so every
+document gets a node whatever the model says. The model only names and arranges: one request per build
 (per 40 new documents), only when documents the tree has not taken in arrive, holding the
 current tree and each new document's outline and a few short openings; it gives each document's
 topic a short name (kept only when grounded in the document), a description and a parent area
@@ -23,9 +24,11 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, Field
 
 from sftforge import store
+from sftforge.domain.clusters import cluster_sections
 from sftforge.domain.outline import doc_outline
 from sftforge.domain.skeleton import add_documents
 from sftforge.domain.tree import load_tree_file, statuses
+from sftforge.embedding.embedders import MULTILINGUAL, get_embedder
 from sftforge.ids import child_id, sha256_text
 from sftforge.llm.prompting import render
 from sftforge.stage import BuildContext, LLMStage, StageStats
@@ -40,6 +43,8 @@ class DomainTreeSettings(BaseModel):
     openings_per_doc: int = 3
     opening_chars: int = 160
     sections_per_doc: int = Field(8, description="main sections of a document that get a node")
+    embedder: str = Field(MULTILINGUAL, description="clusters the chunks of a document without "
+                          "headings into sections: use-multilingual | minilm | e5-small")
 
 
 class TopicName(BaseModel):
@@ -93,6 +98,10 @@ def doc_material(db_uri: str, doc_ids: list[str], s: DomainTreeSettings
                               s.sections_per_doc)
         heads = [(int(t[0]), t[1]) for t in toc] or [
             (p.count(" > ") + 1, p.split(" > ")[-1]) for p in dict.fromkeys(paths) if p]
+        if not heads:  # no structure at all: sections from clusters of its chunks
+            texts = [c["text"] for c in mine]
+            vectors = get_embedder(s.embedder).embed(texts) if len(texts) >= 4 else None
+            outline["sections"] = cluster_sections(texts, vectors, s.sections_per_doc)
         step = max(1, len(mine) // max(1, s.openings_per_doc))
         openings = [" ".join(c["text"].split())[:s.opening_chars]
                     for c in mine[::step][:s.openings_per_doc]]

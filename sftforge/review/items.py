@@ -22,30 +22,6 @@ from sftforge.review.evidence import checks_of, dropped_groups, kept_reasons, re
 from sftforge.review.passage import passage_html
 
 
-def passage_segments(text: str, citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chunk text cut into [{text, cited}] pieces, cited spans marked.
-
-    Citation offsets index the whitespace-collapsed chunk text (see tasks/answers.py
-    ``locate_citations``), so the passage is shown collapsed too; unlocated quotes
-    (start = -1) are listed apart by the page.
-    """
-    flat = re.sub(r"\s+", " ", text or "")
-    spans = sorted((c["start"], c["end"]) for c in citations
-                   if isinstance(c.get("start"), int) and 0 <= c["start"] < c.get("end", -1) <= len(flat))
-    segments, pos = [], 0
-    for start, end in spans:
-        start = max(start, pos)  # overlapping quotes: mark the union once
-        if start >= end:
-            continue
-        if start > pos:
-            segments.append({"text": flat[pos:start], "cited": False})
-        segments.append({"text": flat[start:end], "cited": True})
-        pos = end
-    if pos < len(flat):
-        segments.append({"text": flat[pos:], "cited": False})
-    return segments
-
-
 def _chunks(db_uri: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     chunk_ids = sorted({r.get("chunk_id") or "" for r in rows} - {""})
     return {c["chunk_id"]: c for c in store.read(
@@ -121,7 +97,6 @@ def _item(row: dict[str, Any], chunk: dict[str, Any] | None) -> dict[str, Any]:
         "cot": row.get("cot") or "", "citations": citations,
         "heading_path": (chunk or {}).get("heading_path") or "",
         "passage": re.sub(r"\s+", " ", (chunk or {}).get("text") or ""),
-        "segments": passage_segments((chunk or {}).get("text") or "", citations),
         "passage_html": passage_html((chunk or {}).get("text") or "", citations),
         "passage_missing": chunk is None,
     }

@@ -178,3 +178,27 @@ def test_coverage_names_empty_thin_and_dominant_leaves() -> None:
     md = coverage_markdown(report)
     assert "- 密码学 / 哈希函数" in md and "**Warning:** one domain node" in md
     assert {n["path"]: n["samples"] for n in report["nodes"]}["Web security"] == 10
+
+
+UNSTRUCTURED = [
+    "SQL injection lets an attacker change a database query through user input.",
+    "Parameterized queries keep user input apart from the SQL query text.",
+    "An ORM builds parameterized SQL queries, but raw query strings can still inject.",
+    "Stored procedures that concatenate input into dynamic SQL are injectable too.",
+    "会话 Cookie 应设置 HttpOnly 与 Secure 属性，防止脚本读取会话标识。",
+    "会话标识在登录后必须重新生成，以防止会话固定攻击。",
+    "会话超时后服务器应销毁会话数据，Cookie 也随之失效。",
+    "SameSite 属性限制跨站请求携带会话 Cookie。",
+]
+
+
+def test_a_document_without_headings_gets_sections_from_chunk_clusters() -> None:
+    from sftforge.domain.clusters import cluster_sections
+    from sftforge.embedding.embedders import MULTILINGUAL, get_embedder
+
+    vectors = get_embedder(MULTILINGUAL).embed(UNSTRUCTURED)
+    sections = cluster_sections(UNSTRUCTURED, vectors)
+    assert len(sections) == 2
+    assert "sql" in sections[0]["label"] and "会话" in sections[1]["label"]
+    assert sections[0]["description"].startswith("SQL injection lets")
+    assert cluster_sections(UNSTRUCTURED[:3], None) == []  # too short to split
