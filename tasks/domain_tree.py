@@ -19,7 +19,7 @@ request is made.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 

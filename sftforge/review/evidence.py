@@ -71,16 +71,27 @@ def _check(name: str, value: float, threshold: float | None, kind: str) -> dict[
 
 def kept_reasons(checks: list[dict[str, Any]], row: dict[str, Any]) -> list[str]:
     """Why a released sample was kept, one line each: the checks it passed, its located
-    citations, its grounding, and that no rule or stage of the build dropped it."""
+    citations (those quoting only a heading named apart), its grounding, and that no rule or
+    stage of the build dropped it."""
     out = [f"{c['name']} {c['value']:g} ≥ {c['threshold']:g}" for c in checks
            if c["threshold"] is not None and c["passed"]]
     located = [c for c in row.get("citations") or [] if (c.get("start") or 0) >= 0]
-    if located:
-        out.append(f"{len(located)} citation(s) found in the passage")
+    headings = [c for c in located if _is_heading(str(c.get("quote", "")), row)]
+    if len(located) > len(headings):
+        out.append(f"{len(located) - len(headings)} citation(s) found in the passage")
+    if headings:  # shown, not hidden: a heading is no evidence (the rules drop such samples)
+        out.append(f"but {len(headings)} citation(s) only quote a heading")
     if row.get("grounding") is not None:
         out.append(f"grounding {row['grounding']:g}")
     out.append("no rule, check or stage of the build dropped it")
     return out
+
+
+def _is_heading(quote: str, row: dict[str, Any]) -> bool:
+    """Whether a citation quotes a Markdown heading or a heading of the chunk's path."""
+    text = " ".join(quote.split())
+    parts = {" ".join(p.split()) for p in str(row.get("heading_path") or "").split(" > ")}
+    return text.startswith("#") or text in parts - {""}
 
 
 def dropped_groups(db_uri: str, summary: dict[str, Any], limit: int = 50

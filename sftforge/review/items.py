@@ -43,7 +43,8 @@ def load_items(db_uri: str, release_dir: Path, sample_ids: list[str]) -> list[di
     for s in sample_ids:
         item = _item(rows[s], chunks.get(rows[s].get("chunk_id") or ""))
         item["checks"] = checks.get(s, [])
-        item["kept_because"] = kept_reasons(item["checks"], rows[s])
+        item["kept_because"] = kept_reasons(item["checks"], {**rows[s],
+                                                             "heading_path": item["heading_path"]})
         items.append(item)
     return items
 

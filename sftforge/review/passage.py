@@ -1,12 +1,13 @@
 """A source passage as a reviewer reads it: Markdown rendered to HTML, cited spans marked.
 
 Input: a chunk's text (Markdown: headings, tables, code blocks) and a sample's citations
-[{quote, start, end}] whose offsets index the whitespace-collapsed text (tasks/answers.py
-``locate_citations``). Output: an HTML fragment safe to put in the page.
+[{quote, start, end}] whose offsets index that text (``sftforge.grounding.citations``:
+``chunk_text[start:end]`` is the quoted passage). Output: an HTML fragment safe to put in the
+page.
 
 Documents are hostile: raw HTML in the text is escaped (markdown-it's ``html`` option off),
 links and images are not rendered (no request leaves the page, no ``javascript:`` URL), and
-the two private-use characters that mark cited spans are removed from the text first.
+the two private-use characters that mark cited spans are replaced in the text first.
 """
 
 from __future__ import annotations
@@ -21,27 +22,14 @@ _MD = (MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer":
        .enable("table").disable(["link", "image", "autolink"]))
 
 
-def _raw_offsets(text: str) -> list[int]:
-    """For each offset of the whitespace-collapsed text (``re.sub(r"\\s+", " ", text)``), the
-    offset in ``text`` it comes from (plus one past the end)."""
-    out, i = [], 0
-    for m in re.finditer(r"\s+|\S", text):
-        out.append(m.start())
-        i = m.end()
-    return out + [i]
-
-
 def _spans(text: str, citations: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Cited spans as offsets of ``text``, merged where they overlap."""
-    flat_len = len(re.sub(r"\s+", " ", text))
-    raw = _raw_offsets(text)
-    spans: list[tuple[int, int]] = []
-    for c in citations:
-        start, end = c.get("start"), c.get("end")
-        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= flat_len:
-            spans.append((raw[start], raw[end]))
+    """Cited spans of ``text``, merged where they overlap (quotes not found, start -1, left
+    out: the page lists them apart)."""
+    spans = sorted((c["start"], c["end"]) for c in citations
+                   if isinstance(c.get("start"), int) and isinstance(c.get("end"), int)
+                   and 0 <= c["start"] < c["end"] <= len(text))
     merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
+    for start, end in spans:
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
@@ -81,7 +69,8 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
 
 def passage_html(text: str, citations: list[dict[str, Any]]) -> str:
     """The passage as safe HTML with ``<mark>`` on cited spans (see the module docstring)."""
-    clean = (text or "").replace(_OPEN, "").replace(_CLOSE, "")
-    html = _MD.render(_marked(clean, _spans(clean, citations)))
+    # a marker character planted in the document becomes U+FFFD: same length, offsets hold
+    safe = (text or "").replace(_OPEN, "\ufffd").replace(_CLOSE, "\ufffd")
+    html = _MD.render(_marked(safe, _spans(safe, citations)))
     html = html.replace(_OPEN + _CLOSE, "")
     return html.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")

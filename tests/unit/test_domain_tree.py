@@ -12,6 +12,7 @@ from sftforge.domain.outline import doc_outline, grounded, is_generic
 from sftforge.domain.skeleton import add_documents, heading_match
 from sftforge.domain.tree import (TreeFileError, leaves, load_tree_file, node_id, path_of,
                                   statuses)
+from sftforge.release.card_render import coverage_section
 from sftforge.release.coverage import coverage, coverage_markdown
 from tasks.chunk import ChunkSettings, chunk_blocks
 from tasks.ingest import parse_document
@@ -177,6 +178,7 @@ def test_coverage_names_empty_thin_and_dominant_leaves() -> None:
                                   "share": 0.909}
     md = coverage_markdown(report)
     assert "- 密码学 / 哈希函数" in md and "**Warning:** one domain node" in md
+    assert "Web security / SQL injection, holds 10 samples (91%" in coverage_section(report)
     assert {n["path"]: n["samples"] for n in report["nodes"]}["Web security"] == 10
 
 

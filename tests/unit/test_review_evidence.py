@@ -4,7 +4,6 @@ each check's value, why a sample was kept, and dropped samples a reviewer can re
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -38,7 +37,8 @@ cur.execute("SELECT * FROM users WHERE id = %s", (uid,))
 
 
 def _cite(text: str, quote: str) -> dict:
-    start = re.sub(r"\s+", " ", text).index(quote)
+    """A located citation: ``text[start:end]`` is the quote (sftforge.grounding.citations)."""
+    start = text.index(quote)
     return {"quote": quote, "start": start, "end": start + len(quote)}
 
 
@@ -59,7 +59,7 @@ def test_passage_is_markdown_with_marks_and_hostile_html_escaped() -> None:
 
 def test_a_citation_across_lines_and_cells_never_breaks_a_block() -> None:
     text = "- first item\n- second item\n\n| a | b |\n|---|---|\n| x1 | y1 |\n"
-    html = passage_html(text, [_cite(text, "first item - second"), _cite(text, "x1 | y1")])
+    html = passage_html(text, [_cite(text, "first item\n- second"), _cite(text, "x1 | y1")])
     assert html.count("<li>") == 2 and "<li><mark>first item</mark></li>" in html
     assert "<li><mark>second</mark> item</li>" in html
     assert "<td><mark>x1 </mark></td>" in html and "<td><mark> y1</mark></td>" in html
@@ -106,6 +106,9 @@ def test_checks_come_from_the_verifier_when_it_ran_else_from_the_judge(tmp_path:
                                        "grounding": 0.8})
     assert reasons[:2] == ["supported 0.91 ≥ 0.5", "self_contained 0.8 ≥ 0.3"]
     assert "1 citation(s) found in the passage" in reasons and "grounding 0.8" in reasons
+    headed = kept_reasons([], {"heading_path": "SQL > 防御措施", "citations": [
+        {"quote": "防御措施", "start": 0}, {"quote": "## Layers", "start": 9}]})
+    assert headed[0] == "but 2 citation(s) only quote a heading"
 
 
 def _release(tmp_path: Path, db: str) -> Path:
@@ -137,7 +140,7 @@ def test_dropped_samples_by_reason_and_a_restore_feeds_the_next_build(tmp_path: 
     with running(create_app(session)) as base:
         page = urllib.request.urlopen(f"{base}/dropped?token={session.token}", timeout=10)
         html = page.read().decode()
-        assert "verify: unsupported — 2 samples" in html and "&lt;script&gt;" in html
+        assert "verify: unsupported — 2 samples</h2>" in html and "&lt;script&gt;" in html
         assert html.count('class="restore"') == 2  # the duplicate has no restore button
         assert _post(base, session.token, "d1") == {"saved": "restore", "reason": "unsupported"}
         assert _post(base, session.token, "d3") == 404  # duplicates are not restorable
