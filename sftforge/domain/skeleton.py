@@ -9,8 +9,9 @@ included) for ``domain_tree_docs``.
 Every document gets its topic node, whatever the reply: the model's ``label`` replaces the
 outline's topic only when it is grounded in the document (no invented topic), a document the
 reply leaves out keeps its title. Two documents the model names alike under the same area share
-one node (near-synonyms merged). ``area`` is a broader parent: an existing top-level node id or
-a new label. Below the topic come the document's main sections, deterministic.
+one node, and an area named twice ("Security", "Web Security") is one (near-synonyms merged).
+``area`` is a broader parent: an existing top-level node id or a new label. Below the topic
+come the document's main sections, deterministic.
 """
 
 from __future__ import annotations
@@ -42,6 +43,23 @@ def _area(area: str, topic: str, nodes: dict[str, dict[str, Any]], run_id: str) 
     return nid
 
 
+def _words(label: str) -> frozenset[str]:
+    return frozenset(norm(label).replace("-", " ").split())
+
+
+def tidy_areas(areas: list[str], existing: list[str]) -> dict[str, str]:
+    """area label -> the label to use: a small model names one field twice ("Security", "Web
+    Security"); an area whose words are all in another area of the reply, or of an existing
+    top-level node, is that one (existing nodes first, then the most used, then the longest)."""
+    count = {a: areas.count(a) for a in areas if a.strip()}
+    ranked = [*existing, *sorted(count, key=lambda a: (-count[a], -len(_words(a)), a))]
+    out = {}
+    for area in count:
+        words = _words(area)
+        out[area] = next((r for r in ranked if words <= _words(r)), area)
+    return out
+
+
 def _topic_name(doc: dict[str, Any], named: dict[str, Any] | None) -> tuple[str, str, str]:
     """(label, description, area) of a document's topic: the model's when grounded."""
     label = " ".join(str((named or {}).get("label", "")).split())
@@ -60,9 +78,13 @@ def add_documents(nodes: dict[str, dict[str, Any]], docs: list[dict[str, Any]],
     """
     out = dict(nodes)
     named = {str(t.get("doc", "")).strip(): t for t in (reply or {}).get("topics", [])}
+    tops = [v["label"] for v in nodes.values() if v["level"] == 1 and v["status"] == "active"]
+    areas = tidy_areas([" ".join(str(t.get("area", "")).split()) for t in named.values()
+                        if str(t.get("area", "")) not in nodes], tops)
     links: dict[str, list[str]] = {}
     for doc in docs:
         label, description, area = _topic_name(doc, named.get(doc["ref"]))
+        area = areas.get(" ".join(area.split()), area)
         parent = _area(area, label, out, run_id)
         level = out[parent]["level"] + 1 if parent else 1
         topic = node_id(parent, label)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sftforge.domain.outline import doc_outline, grounded, is_generic
-from sftforge.domain.skeleton import add_documents, heading_match
+from sftforge.domain.skeleton import add_documents, heading_match, tidy_areas
 from sftforge.domain.tree import (TreeFileError, leaves, load_tree_file, node_id, path_of,
                                   statuses)
 from sftforge.release.card_render import coverage_section
@@ -77,6 +77,20 @@ def test_the_model_names_and_arranges_when_grounded_and_may_not_drop_a_document(
     assert {v["label"] for v in missing.values() if v["level"] == 1} == {
         "Web Security", "Cross-Site Scripting: Attack and Defense", "跨站请求伪造与会话安全"}
     assert all(len(ids) >= 3 for ids in links.values())
+
+
+def test_an_area_named_twice_is_one_area() -> None:
+    # the embedded 1.5B model's reply on the demo: "Security" for one document, "Web
+    # Security" for the two others
+    docs, _ = _demo_docs()
+    reply = {"topics": [{"doc": f"D{i}", "label": d["topic"], "area": area, "description": ""}
+                        for i, (d, area) in enumerate(zip(docs, ["Security", "Web Security",
+                                                                 "Web Security"]), 1)]}
+    nodes, _ = add_documents({}, docs, reply, "run1")
+    assert sorted(v["label"] for v in nodes.values() if v["level"] == 1) == ["Web Security"]
+    assert tidy_areas(["网络安全", "Crypto"], ["Web security"]) == {"网络安全": "网络安全",
+                                                                 "Crypto": "Crypto"}
+    assert tidy_areas(["security"], ["Web Security"]) == {"security": "Web Security"}
 
 
 def test_a_new_document_adds_its_nodes_and_existing_ones_stay() -> None:
