@@ -114,3 +114,12 @@ def test_thresholds_name_the_first_failed_check() -> None:
         == (True, "")
     assert verdicts({"a": good, "b": {**good, "supported": 0.1}}, ["a", "b", "c"], s) == \
         {"b": "unsupported", "c": "verify_failed"}
+
+
+def test_the_cache_key_tells_a_logprobs_request_from_a_plain_one() -> None:
+    from sftforge.llm.cache import request_key
+
+    plain = {"model": "m", "messages": [{"role": "user", "content": "Is it?"}],
+             "temperature": 0.0, "max_tokens": 1}
+    asked = {**plain, "logprobs": True, "top_logprobs": 10}
+    assert request_key(plain) != request_key(asked) != request_key({**asked, "top_logprobs": 5})
