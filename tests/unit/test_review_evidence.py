@@ -91,7 +91,8 @@ def test_checks_come_from_the_verifier_when_it_ran_else_from_the_judge(tmp_path:
          "supported": 0.91, "answers": 0.42, "self_contained": 0.8, "method": "logprobs",
          "model": "m", "fingerprint": "vfp"}])
     summary = {"fingerprints": {"verify": "vfp", "judge": "jfp"},
-               "params": {"verify": {"min_answers": 0.5}}}
+               "params": {"verify": {"min_supported": 0.5, "min_answers": 0.5,
+                                     "min_self_contained": 0.3}}}
     got = checks_of(db, summary, ["s1", "s2"])
     assert [(c["name"], c["value"], c["threshold"], c["passed"]) for c in got["s1"]] == [
         ("supported", 0.91, 0.5, True), ("answers", 0.42, 0.5, False),
