@@ -5,5 +5,6 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update
-$SUDO apt-get install -y chromium chromium-driver
+# a CJK font too: the review page shows Chinese passages (without one they render as boxes)
+$SUDO apt-get install -y chromium chromium-driver fonts-wqy-zenhei
 /usr/bin/chromium --version

@@ -74,8 +74,10 @@ def review(
 
 def _serve(db_uri: str, release_dir: Path, items: list[dict], reviewer: str, port: int) -> None:
     from sftforge.review.app import ReviewSession, create_app, running
+    from sftforge.review.items import load_dropped
 
-    session = ReviewSession(db_uri, release_dir.name, items, reviewer)
+    session = ReviewSession(db_uri, release_dir.name, items, reviewer,
+                            dropped=load_dropped(db_uri, release_dir))
     with running(create_app(session), port) as base:
         # The token is the only key to the page: printed once, to this terminal only.
         console.print(f"review {len(items)} items of {release_dir.name} at "

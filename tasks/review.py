@@ -61,13 +61,15 @@ def apply_reviews(rows: list[dict[str, Any]], verdicts: dict[str, dict[str, Any]
                   ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Release rows with verdicts applied: (kept rows with edits, {sample_id: drop reason}).
 
-    ``rows`` are release rows (sample_id, question, answer, ...); an edited row gets the
-    reviewer's text where one was given and ``human_edited: True``. Rows are not mutated.
+    ``rows`` are release rows (sample_id, question, answer, ...); a restored one is kept (the
+    drop it overrode was skipped in ``selection``, see ``reviews.unless_restored``); an edited
+    row gets the reviewer's text where one was given and ``human_edited: True``. Rows are not
+    mutated.
     """
     kept, drops = [], {}
     for row in rows:
         v = verdicts.get(row["sample_id"])
-        if v is None or v["verdict"] == "accept":
+        if v is None or v["verdict"] in ("accept", "restore"):
             kept.append(row)
         elif v["verdict"] == "reject":
             drops[row["sample_id"]] = DROP_REASON

@@ -1,12 +1,15 @@
 """tag_nodes stage: ``questions`` (+ ``chunks`` heading path) and the active ``domain_nodes`` ->
 ``question_nodes``: the domain node of every question.
 
-By embedding similarity, not by the LLM: the question (with its section heading) against each
-active leaf node's path and description, with the multilingual USE embedder by default (numpy
-only, Chinese and English in one space, no request paid per question). Candidates are the leaves
-the question's document supports (``domain_tree_docs``), all active leaves when it supports none.
-Tags depend on the tree: when it changes (``tree_sha``) every question is tagged again, which
-costs embeddings only.
+From the question's document and its chunk's heading path first, deterministically: the
+candidates are the leaves the document supports (``domain_tree_docs``: its topic, or its main
+sections), all active leaves when it supports none; a single candidate, or the one whose label
+is a heading of the chunk's path, is the tag (``similarity`` 1.0). Only where that is ambiguous
+(a chunk under an introduction, or no heading) does embedding similarity choose: the question
+(with its section heading) against each candidate's path and description, with the multilingual
+USE embedder by default (numpy only, Chinese and English in one space, no request paid per
+question). Tags depend on the tree: when it changes (``tree_sha``) every question is tagged
+again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftforge import store
+from sftforge.domain.skeleton import heading_match
 from sftforge.domain.tree import leaves, path_of
 from sftforge.embedding.embedders import MULTILINGUAL, get_embedder
 from sftforge.ids import sha256_text
@@ -68,25 +72,66 @@ class TagNodesStage(Stage):
         return todo.join(heads, on="chunk_id", how="left").sort("question_id").to_dicts()
 
     def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
-        """Tag every item with its nearest candidate leaf by cosine similarity."""
+        """Tag every item by its heading path, the ambiguous ones by cosine similarity."""
         nodes = read_nodes(ctx.db_uri)
         tips = leaves(nodes)
-        embedder = get_embedder(self.settings.embedder)
-        node_vecs = embedder.embed([f"{path_of(n['node_id'], nodes)}: {n['description']}"
-                                    for n in tips])
-        q_vecs = embedder.embed([f"{i.get('heading_path') or ''}\n{i['question']}".strip()
-                                 for i in items])
-        sims = q_vecs @ node_vecs.T  # unit rows: cosine
         links = linked_docs(ctx.db_uri)
-        index = {n["node_id"]: k for k, n in enumerate(tips)}
-        fp, rows = self._tag_fp(ctx, nodes), []
-        for row, item in enumerate(items):
-            allowed = [index[n] for n in links.get(item["doc_id"], []) if n in index]
-            cols = np.array(allowed or list(range(len(tips))))
-            best = int(cols[int(np.argmax(sims[row, cols]))])
-            rows.append({"question_id": item["question_id"], "doc_id": item["doc_id"],
-                         "node_id": tips[best]["node_id"],
-                         "similarity": round(float(sims[row, best]), 4), "fingerprint": fp})
+        fp, rows, ambiguous = self._tag_fp(ctx, nodes), [], []
+        for item in items:
+            cands = _candidates(links.get(item["doc_id"], []), tips, nodes)
+            nid = heading_match(item.get("heading_path") or "", cands)
+            if nid is None:
+                ambiguous.append((item, cands))
+                continue
+            rows.append(_tag_row(item, nid, 1.0, fp))
+        rows += self._by_similarity(ambiguous, nodes, fp)
         store.upsert(ctx.db_uri, self.writes, rows)
         return StageStats(stage=self.name, items_in=len(items), kept=len(rows),
-                          extra={"leaves": len(tips)})
+                          extra={"leaves": len(tips), "by_heading": len(rows) - len(ambiguous),
+                                 "by_similarity": len(ambiguous)})
+
+    def _by_similarity(self, todo: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+                       nodes: dict[str, dict[str, Any]], fp: str) -> list[dict[str, Any]]:
+        """Tags of ambiguous items: the candidate nearest to the question by cosine."""
+        if not todo:
+            return []
+        tips = {c["node_id"]: c for _, cands in todo for c in cands}
+        order = sorted(tips)
+        embedder = get_embedder(self.settings.embedder)
+        node_vecs = embedder.embed([f"{path_of(n, nodes)}: {tips[n]['description']}"
+                                    for n in order])
+        q_vecs = embedder.embed([f"{i.get('heading_path') or ''}\n{i['question']}".strip()
+                                 for i, _ in todo])
+        sims = q_vecs @ node_vecs.T  # unit rows: cosine
+        index = {n: k for k, n in enumerate(order)}
+        rows = []
+        for row, (item, cands) in enumerate(todo):
+            cols = np.array([index[c["node_id"]] for c in cands])
+            best = int(cols[int(np.argmax(sims[row, cols]))])
+            rows.append(_tag_row(item, order[best], float(sims[row, best]), fp))
+        return rows
+
+
+def _candidates(linked: list[str], tips: list[dict[str, Any]], nodes: dict[str, dict[str, Any]]
+                ) -> list[dict[str, Any]]:
+    """Leaves a document's question may go to: those it supports, else the leaves below the
+    nodes it supports (its topic grew sections from a later document), else every leaf."""
+    mine = set(linked)
+    own = [t for t in tips if t["node_id"] in mine]
+    if own:
+        return own
+    below = [t for t in tips if mine & set(_ancestors(t["node_id"], nodes))]
+    return below or tips
+
+
+def _ancestors(nid: str, nodes: dict[str, dict[str, Any]]) -> list[str]:
+    out = []
+    while nid in nodes and nodes[nid]["parent_id"]:
+        nid = nodes[nid]["parent_id"]
+        out.append(nid)
+    return out
+
+
+def _tag_row(item: dict[str, Any], nid: str, similarity: float, fp: str) -> dict[str, Any]:
+    return {"question_id": item["question_id"], "doc_id": item["doc_id"], "node_id": nid,
+            "similarity": round(similarity, 4), "fingerprint": fp}

@@ -1,10 +1,11 @@
-"""Pure logic of the domain tree: node ids, merging an LLM revision, retiring, the tree file.
+"""Pure logic of the domain tree: node ids, ancestors, retiring, leaves, the tree file.
 
 Nodes (``domain_nodes`` rows): ``node_id``, ``parent_id`` ("" at the top), ``label``,
 ``description``, ``level`` (1-3), ``origin`` (``llm`` | ``pinned``), ``status`` (``active`` |
 ``retired``). A node id is a hash of its parent id and its normalised label, so the same topic
-proposed twice is one node; an existing node's id and label never change (a pinned file may edit
-a pinned node's label and description: the user's word wins). Which documents support a node
+proposed twice is one node (nodes are made in ``sftforge.domain.skeleton``); an existing node's
+id and label never change (a pinned file may edit a pinned node's label and description: the
+user's word wins). Which documents support a node
 is kept per document (``domain_tree_docs``: doc_id -> node ids, ancestors included); a node no
 current document supports is retired, unless pinned.
 """
@@ -28,40 +29,6 @@ def node_id(parent_id: str, label: str) -> str:
     return child_id(parent_id or "root", "domain_node", norm)
 
 
-def _resolve_parent(ref: str, refs: dict[str, str], nodes: dict[str, dict[str, Any]]) -> str:
-    """The node id a reply's ``parent`` points at: a new node's ref or an existing id, else ""."""
-    ref = (ref or "").strip()
-    if ref in refs:
-        return refs[ref]
-    return ref if ref in nodes else ""
-
-
-def merge_reply(nodes: dict[str, dict[str, Any]], reply: dict[str, Any], run_id: str
-                ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Existing nodes plus the reply's ``new_nodes``; returns (nodes, ref -> node id).
-
-    Existing nodes are never changed. A new node whose label already exists under the same
-    parent is that node; one under a level-3 node is folded into its parent (at most 3 levels).
-    """
-    out, refs = dict(nodes), {}
-    for new in reply.get("new_nodes", []):
-        label = " ".join(str(new.get("label", "")).split())
-        if not label:
-            continue
-        parent = _resolve_parent(new.get("parent", ""), refs, out)
-        if parent and out[parent]["level"] >= MAX_LEVEL:
-            refs[str(new.get("ref", "")).strip()] = parent
-            continue
-        nid = node_id(parent, label)
-        if nid not in out:
-            out[nid] = {"node_id": nid, "parent_id": parent, "label": label,
-                        "description": " ".join(str(new.get("description", "")).split()),
-                        "level": out[parent]["level"] + 1 if parent else 1, "origin": "llm",
-                        "status": "active", "created_run": run_id}
-        refs[str(new.get("ref", "")).strip() or nid] = nid
-    return out, refs
-
-
 def with_ancestors(ids: list[str], nodes: dict[str, dict[str, Any]]) -> list[str]:
     """``ids`` (known ones only) and all their ancestors, sorted."""
     out: set[str] = set()
@@ -70,20 +37,6 @@ def with_ancestors(ids: list[str], nodes: dict[str, dict[str, Any]]) -> list[str
             out.add(nid)
             nid = nodes[nid]["parent_id"]
     return sorted(out)
-
-
-def doc_links(reply: dict[str, Any], doc_refs: dict[str, str], refs: dict[str, str],
-              nodes: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """doc_id -> supported node ids (with ancestors) for every document of the request
-    (``doc_refs``: "D1" -> doc_id); a document the reply left out supports nothing."""
-    links: dict[str, list[str]] = {doc_id: [] for doc_id in doc_refs.values()}
-    for item in reply.get("documents", []):
-        doc_id = doc_refs.get(str(item.get("doc", "")).strip())
-        if doc_id is None:
-            continue
-        ids = [refs.get(r.strip(), r.strip()) for r in item.get("nodes", [])]
-        links[doc_id] = with_ancestors(links[doc_id] + ids, nodes)
-    return links
 
 
 def statuses(nodes: dict[str, dict[str, Any]], supported: set[str], pinned_only: bool

@@ -11,13 +11,14 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
+from sftforge.release.coverage import dominant_warning  # noqa: E402
 from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
 from sftforge.release.split_warnings import split_warnings_section  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
 from sftforge.release.card_extras import extra_sections  # noqa: E402
 from sftforge.release.card_sections import extra_parts, front_matter  # noqa: E402
 
-FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
+FUNNEL = ("documents", "chunks", "questions", "samples", "verified", "judged", "exported")
 
 
 def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool = False) -> str:
@@ -79,7 +80,9 @@ def coverage_section(cov: dict[str, Any]) -> str:
     """Markdown section of the card: empty and thin domain nodes (full tree in coverage.md)."""
     empty = ", ".join(cov["empty"]) or "none"
     thin = ", ".join(cov["thin"]) or "none"
-    return (f"## Domain coverage\n\n{len(cov['nodes'])} active domain nodes (samples per node in "
+    warning = dominant_warning(cov)
+    return (f"## Domain coverage\n\n{warning + chr(10) * 2 if warning else ''}"
+            f"{len(cov['nodes'])} active domain nodes (samples per node in "
             f"`coverage.md`). Empty: {empty}. Thin (under {cov['thin_below']} samples): {thin}.")
 
 

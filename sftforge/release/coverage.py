@@ -4,6 +4,8 @@ Input: the ``domain_nodes`` rows and the release's ``domain_node`` per sample. O
 ``coverage`` section of ``summary.json`` and ``coverage.md``. A node's count includes its
 descendants; an active leaf is *empty* with no sample and *thin* with fewer than
 ``thin_fraction`` x the mean count of the active leaves (at least one sample short of it).
+When one leaf of several holds more than ``DOMINANT_SHARE`` of the tagged samples, the report
+names it (``dominant``) and the card shows it as a warning: the tree does not spread the corpus.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from sftforge.domain.tree import leaves, path_of
 
 THIN_FRACTION = 0.5
+DOMINANT_SHARE = 0.6
 
 
 def coverage(nodes: dict[str, dict[str, Any]], sample_nodes: list[str],
@@ -40,12 +43,41 @@ def coverage(nodes: dict[str, dict[str, Any]], sample_nodes: list[str],
                        if 0 < rolled[t["node_id"]] < thin_below),
         "thin_below": round(thin_below, 2),
         "untagged": sum(n for nid, n in direct.items() if nid not in nodes),
+        "dominant": _dominant(tips, rolled, nodes),
     }
+
+
+def _dominant(tips: list[dict[str, Any]], rolled: Counter[str],
+              nodes: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """{path, samples, share} of the leaf holding most of the tagged samples, when it holds
+    more than ``DOMINANT_SHARE`` of them and there are other leaves; else None."""
+    total = sum(rolled[t["node_id"]] for t in tips)
+    if len(tips) < 2 or not total:
+        return None
+    top = max(tips, key=lambda t: (rolled[t["node_id"]], t["node_id"]))
+    share = rolled[top["node_id"]] / total
+    if share <= DOMINANT_SHARE:
+        return None
+    return {"path": path_of(top["node_id"], nodes), "samples": rolled[top["node_id"]],
+            "share": round(share, 3)}
+
+
+def dominant_warning(report: dict[str, Any]) -> str:
+    """The card's one-line warning when one leaf holds most samples ("" when none does)."""
+    dom = report.get("dominant")
+    if not dom:
+        return ""
+    return (f"**Warning:** one domain node, {dom['path']}, holds {dom['samples']} samples "
+            f"({dom['share']:.0%} of the tagged ones): the tree does not spread this corpus; "
+            "check the documents' headings or pin a tree file.")
 
 
 def coverage_markdown(report: dict[str, Any]) -> str:
     """``coverage.md``: the tree with samples per node, then the empty and thin nodes."""
-    lines = ["# Domain coverage", "", "| node | samples |", "| --- | ---: |"]
+    lines = ["# Domain coverage", ""]
+    if warning := dominant_warning(report):
+        lines += [warning, ""]
+    lines += ["| node | samples |", "| --- | ---: |"]
     lines += [f"| {'&nbsp;&nbsp;' * (n['level'] - 1)}{n['path'].split(' / ')[-1]} "
               f"| {n['samples']} |" for n in report["nodes"]]
     lines += ["", f"## Empty nodes ({len(report['empty'])})", ""]

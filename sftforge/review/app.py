@@ -2,6 +2,9 @@
 
 GET ``/?token=T`` serves one Jinja2 page with the audit items (and their latest verdicts);
 POST ``/api/verdict?token=T`` stores one verdict in ``reviews`` and returns the progress.
+GET ``/dropped?token=T`` lists the samples the build dropped, grouped by reason; POST
+``/api/restore?token=T`` stores a reviewer's restore of one of them (applied next build).
+Passages are HTML rendered on the server from hostile text (see ``sftforge.review.passage``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ class ReviewSession:
     release_version: str
     items: list[dict[str, Any]]
     reviewer: str
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # items.load_dropped groups
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+
+class RestoreIn(BaseModel):
+    """Body of POST /api/restore."""
+
+    sample_id: str
+    note: str = ""
 
 
 class VerdictIn(BaseModel):
@@ -60,13 +71,35 @@ def create_app(session: ReviewSession) -> FastAPI:
     app = FastAPI(title="sftforge review", dependencies=[Depends(check_token)],
                   docs_url=None, redoc_url=None, openapi_url=None)
     audit_ids = {item["sample_id"] for item in session.items}
+    # sample_id -> the drop reason a restore overrides (restorable groups only)
+    restorable = {it["sample_id"]: g["reason"] for g in session.dropped if g["restorable"]
+                  for it in g.get("items", [])}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
         latest = reviews.latest(session.db_uri, session.release_version)
         return _TEMPLATES.get_template("review.html").render(
             release=session.release_version, reviewer=session.reviewer, items=session.items,
-            verdicts={s: latest[s] for s in audit_ids if s in latest}, reasons=reviews.REASONS)
+            verdicts={s: latest[s] for s in audit_ids if s in latest}, reasons=reviews.REASONS,
+            dropped=sum(g["count"] for g in session.dropped))
+
+    @app.get("/dropped", response_class=HTMLResponse)
+    def dropped() -> str:
+        latest = reviews.latest(session.db_uri)
+        return _TEMPLATES.get_template("dropped.html").render(
+            release=session.release_version, reviewer=session.reviewer, groups=session.dropped,
+            restored={s for s in restorable if latest.get(s, {}).get("verdict") == "restore"})
+
+    @app.post("/api/restore")
+    def restore(body: RestoreIn) -> dict[str, Any]:
+        if body.sample_id not in restorable:
+            raise HTTPException(404, f"sample {body.sample_id} is not a restorable drop of "
+                                     f"{session.release_version}")
+        reviews.record(session.db_uri, [reviews.Verdict(
+            release_version=session.release_version, reviewer=session.reviewer,
+            sample_id=body.sample_id, verdict="restore", reason=restorable[body.sample_id],
+            note=body.note)])
+        return {"saved": "restore", "reason": restorable[body.sample_id]}
 
     @app.post("/api/verdict")
     def verdict(body: VerdictIn) -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """The ``reviews`` table: one row per human verdict, kept as a log (the latest one counts).
 
 Columns: review_id, release_version, sample_id, reviewer, reviewed_at, verdict
-(accept | reject | edit), reason (one of :data:`REASONS`, rejects only), note (free text),
-question / answer (the corrected text, edits only), origin (``web`` or ``import:<file>``).
+(accept | reject | edit | restore), reason (one of :data:`REASONS` for a reject; for a restore
+the drop reason it overrides), note (free text), question / answer (the corrected text, edits
+only), origin (``web`` or ``import:<file>``).
+
+A restore is a reviewer's word that a build dropped a sample wrongly: the next build keeps it
+despite that drop reason (see :func:`restored`), unless another reason drops it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from pydantic import BaseModel, ValidationError, model_validator
 from sftforge import store
 from sftforge.ids import sha256_text
 
-VERDICTS = ("accept", "reject", "edit")
+VERDICTS = ("accept", "reject", "edit", "restore")
+# Drops a reviewer cannot restore: duplicates, quotas and reviewers' own rejects (undo those
+# with an accept).
+NOT_RESTORABLE = ("dedup", "balance", "review")
 # Short on purpose: a reviewer picks one with a digit key; details go in the note.
 REASONS = {
     "unfaithful": "answer not supported by the source passage",
@@ -49,6 +56,8 @@ class Verdict(BaseModel):
         if self.verdict == "reject" and self.reason not in REASONS:
             raise ValueError(f"a reject needs a reason, one of {', '.join(REASONS)}; "
                              f"got {self.reason!r}")
+        if self.verdict == "restore" and not self.reason.strip():
+            raise ValueError("a restore names the drop reason it overrides")
         if self.verdict == "edit" and not (self.question.strip() or self.answer.strip()):
             raise ValueError("an edit needs a corrected question or answer")
         if not self.reviewer.strip():
@@ -74,7 +83,7 @@ def record(db_uri: str, verdicts: list[Verdict]) -> int:
         row["reviewed_at"] = row["reviewed_at"] or now_utc()
         if v.verdict != "edit":  # only an edit carries text; keeps the log unambiguous
             row["question"] = row["answer"] = ""
-        if v.verdict != "reject":
+        if v.verdict not in ("reject", "restore"):
             row["reason"] = ""
         row["review_id"] = sha256_text("|".join(
             row[k] for k in ("release_version", "sample_id", "reviewer", "reviewed_at")))[:16]
@@ -89,3 +98,18 @@ def latest(db_uri: str, release_version: str | None = None) -> dict[str, dict[st
         where = "release_version = '" + release_version.replace("'", "''") + "'"
     rows = store.read(db_uri, "reviews", where=where).sort(["reviewed_at", "review_id"]).to_dicts()
     return {r["sample_id"]: r for r in rows}  # later rows overwrite earlier ones
+
+
+def restored(db_uri: str) -> dict[str, str]:
+    """sample_id -> the drop reason a reviewer overrode, for samples whose latest verdict (over
+    every release) is a restore."""
+    return {s: v["reason"] for s, v in latest(db_uri).items() if v["verdict"] == "restore"}
+
+
+def unless_restored(db_uri: str, stage: str, drops: dict[str, str]) -> dict[str, str]:
+    """``drops`` (sample_id -> reason) of ``stage`` without those a reviewer restored for
+    that very reason (a stage in :data:`NOT_RESTORABLE` keeps all its drops)."""
+    if not drops or stage in NOT_RESTORABLE:
+        return drops
+    back = restored(db_uri)
+    return {s: r for s, r in drops.items() if back.get(s) != r}

@@ -23,7 +23,7 @@ from sftforge.review.audit import (
     stratum_of,
 )
 from sftforge.review.exchange import export_audit, import_audit
-from sftforge.review.items import passage_segments
+from sftforge.review.passage import passage_html
 from tasks.review import apply_reviews, audit_summary, release_list, review_verdicts
 
 
@@ -131,12 +131,11 @@ def test_audit_summary_counts_the_latest_verdict_against_95_percent(tmp_path: Pa
         "documents": None, "splits": {}, "llm_requests": None, "cost_usd": None, "diff": None}]
 
 
-def test_passage_segments_mark_cited_spans() -> None:
+def test_passage_marks_cited_spans() -> None:
     text = "CSRF 令牌\n必须随机。 SameSite cookies help too."
     cites = [{"quote": "必须随机", "start": 8, "end": 12}, {"quote": "missing", "start": -1, "end": -1}]
-    assert passage_segments(text, cites) == [
-        {"text": "CSRF 令牌 ", "cited": False}, {"text": "必须随机", "cited": True},
-        {"text": "。 SameSite cookies help too.", "cited": False}]
+    assert passage_html(text, cites) == (
+        "<p>CSRF 令牌\n<mark>必须随机</mark>。 SameSite cookies help too.</p>\n")
 
 
 def _exchange_setup(tmp_path: Path) -> tuple[str, Path, list[dict]]:
@@ -202,7 +201,7 @@ def _get(url: str) -> int:
 
 def test_server_needs_the_token_on_every_route(tmp_path: Path) -> None:
     db, release, items = _exchange_setup(tmp_path)
-    session = ReviewSession(db, release.name, [{**i, "segments": [], "citations": []} for i in items], "lin")
+    session = ReviewSession(db, release.name, [{**i, "passage_html": "", "citations": []} for i in items], "lin")
     with running(create_app(session)) as base:
         assert base.startswith("http://127.0.0.1:")
         assert _get(f"{base}/") == 403 and _get(f"{base}/?token=wrong") == 403
