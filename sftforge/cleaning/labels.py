@@ -16,14 +16,15 @@ Type, the first rule that matches, in this order:
 4. ``reasoning``: why, consequences, comparisons, mechanisms ("Why", "What happens if", "How
    does X prevent Y", 为什么, 为何, 如果...会, 相比, 区别).
 5. ``factual``: a fact is asked for ("Which", "Who", "When", "How many", "What port/version",
-   "What are two ...", 哪, 多少, 几, 默认), or a "What is" question answered in one short claim
-   (at most ``FACT_MAX_TOKENS``).
-6. ``conceptual``: the rest ("What is X", "What is the purpose of", 什么是, 原理, 作用).
+   "What are two ...", 哪, 多少, 几, 默认).
+6. ``conceptual``: a meaning, purpose or principle ("What does X mean", "What is the purpose
+   of", 什么是, 原理, 作用); else ``factual`` when the answer is one short claim (at most
+   ``FACT_MAX_TOKENS``), ``conceptual`` otherwise.
 
-Difficulty: points from the answer: its claims (sentences with >= 2 content units: 2-3 -> 1,
-4+ -> 2), reasoning markers ("because", "therefore", "so that", 因为, 所以, 因此, 从而: 1),
-length (>= ``LONG_ANSWER_TOKENS``: 1) and the type (reasoning or scenario: 1). 0-1 easy, 2-3
-medium, 4+ hard.
+Difficulty: points from the answer: its claims (sentences with >= 2 content units) beyond the
+first (at most 3), a reasoning marker ("because", "therefore", ", so", 因为, 所以, 因此, 从而: 1),
+length (>= ``MEDIUM_ANSWER_TOKENS``: 1, >= ``LONG_ANSWER_TOKENS``: 1 more) and the type
+(reasoning or scenario: 1). 0-1 easy, 2-3 medium, 4+ hard.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from sftforge.grounding.score import MIN_UNITS, content_units
 from sftforge.text import estimate_tokens, split_sentences
 
 FACT_MAX_TOKENS = 16
-LONG_ANSWER_TOKENS = 80
+MEDIUM_ANSWER_TOKENS = 40
+LONG_ANSWER_TOKENS = 100
 
 _SCENARIO_RE = re.compile(
     r"^\s*(?:suppose|imagine|assume|consider\s+(?:a|an|the\s+following)|in\s+a\s+scenario|"
@@ -43,10 +45,11 @@ _SCENARIO_RE = re.compile(
     r"if\s+you\s+were|during\s+a\s+(?:code\s+review|penetration\s+test|pentest|audit))\b"
     r"|\bscenario\b|假设|假如|设想|想象|某(?:公司|网站|团队|开发者|系统|应用|银行|企业|电商)|如果你是|"
     r"一名(?:开发|工程|测试|管理)|场景", re.IGNORECASE)
+# Code named or asked for; "hash function" and 跨站脚本 are concepts, not code.
 _CODE_RE = re.compile(
-    r"`[^`]+`|\b[a-z]+(?:_[a-z0-9]+)+\b|\b\w+\(\)|\b(?:write|implement)\b|"
-    r"\b(?:code|snippet|function|regex|regular\s+expression|sql\s+(?:query|statement)|"
-    r"query|script|command|decorator|class|method\s+call)\b|代码|函数|编写|写出|写一个|语句|命令|脚本|正则",
+    r"`[^`]+`|\b[a-z]+(?:_[a-z0-9]+)+\b|\b\w+\(\)|\b(?:code|snippet|regex|regular\s+expression)\b"
+    r"|\b(?:write|implement|complete|show)\b.*\b(?:function|query|script|statement|command|"
+    r"program|class|config(?:uration)?)\b|代码|编写|写出|写一个|正则|SQL\s*语句|函数\s*[A-Za-z_]",
     re.IGNORECASE)
 _HOWTO_RE = re.compile(
     r"^\s*how\s+(?:to|do|can|could|should|would|might|must)\s+(?:i|you|we|one|developers?|"
@@ -74,9 +77,12 @@ _FACTUAL_RE = re.compile(
     r"percentage|command|protocol|attribute|character|characters|are\s+(?:two|three|four|the\s+"
     r"(?:two|three)))\b|\bwhat\s+is\s+the\s+(?:default|name|value|maximum|minimum)\b"
     r"|哪|多少|几|谁|何时|什么时候|默认|叫什么|名称|列出|列举", re.IGNORECASE)
+_CONCEPT_RE = re.compile(
+    r"\b(?:mean|means|meaning|purpose|principle|idea|concept|definition|define|explain|describe"
+    r"|role)\b|什么是|什么意思|含义|原理|作用|概念|目的|定义|解释|描述", re.IGNORECASE)
 _REASON_MARKER_RE = re.compile(
     r"\b(?:because|therefore|thus|hence|so\s+that|since|as\s+a\s+result|which\s+means|"
-    r"consequently|otherwise|in\s+order\s+to)\b|因为|所以|因此|从而|由于|导致|否则|以便|这样一来|于是",
+    r"consequently|otherwise|in\s+order\s+to)\b|,\s*so\b|因为|所以|因此|从而|由于|导致|否则|以便|这样一来|于是",
     re.IGNORECASE)
 
 
@@ -95,9 +101,11 @@ def observed_qtype(question: str, answer: str = "") -> str:
         return "how-to"
     if _REASONING_RE.search(question):
         return "reasoning"
-    if _FACTUAL_RE.search(question) or _short_claim(answer):
+    if _FACTUAL_RE.search(question):
         return "factual"
-    return "conceptual"
+    if _CONCEPT_RE.search(question):
+        return "conceptual"
+    return "factual" if _short_claim(answer) else "conceptual"
 
 
 def _short_claim(answer: str) -> bool:
@@ -112,9 +120,10 @@ def claims(answer: str) -> int:
 
 def observed_difficulty(answer: str, qtype: str) -> str:
     """easy / medium / hard from the answer's claims, reasoning, length and the type."""
-    n = claims(answer)
-    points = (n >= 2) + (n >= 4) + bool(_REASON_MARKER_RE.search(answer)) \
-        + (estimate_tokens(answer) >= LONG_ANSWER_TOKENS) + (qtype in ("reasoning", "scenario"))
+    tokens = estimate_tokens(answer)
+    points = min(max(claims(answer) - 1, 0), 3) + bool(_REASON_MARKER_RE.search(answer)) \
+        + (tokens >= MEDIUM_ANSWER_TOKENS) + (tokens >= LONG_ANSWER_TOKENS) \
+        + (qtype in ("reasoning", "scenario"))
     return "easy" if points <= 1 else "medium" if points <= 3 else "hard"
 
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from sftforge.cleaning.evidence import is_evidence
 from sftforge.cleaning.subject import lacks_subject, make_self_contained
-from sftforge.cleaning.vacuous import is_vacuous
+from sftforge.cleaning.vacuous import is_polar_pair, is_vacuous
 
 __all__ = ["REASONS", "RuleOutcome", "SampleRuleSettings", "apply_sample_rules",
            "has_evidence_citation", "make_self_contained", "rule_reasons", "split_heading_path"]
@@ -59,10 +59,11 @@ def _quote(citation: Any) -> str:
 
 
 def has_evidence_citation(answer: str, source: str, citations: list[Any],
-                          heading_path: list[str] | None = None) -> bool:
+                          heading_path: list[str] | None = None, question: str = "") -> bool:
     """True when at least one citation (quote text, or {quote, ...}) is evidence for
-    ``answer``."""
-    return any(is_evidence(_quote(c), answer, source, heading_path) for c in citations)
+    ``answer`` (a yes/no answer: for the question's claim)."""
+    claim_in = question if question and is_polar_pair(question, answer) else ""
+    return any(is_evidence(_quote(c), answer, source, heading_path, claim_in) for c in citations)
 
 
 def rule_reasons(question: str, answer: str, *, source: str,
@@ -75,7 +76,7 @@ def rule_reasons(question: str, answer: str, *, source: str,
     if is_vacuous(question, answer):
         reasons.append("vacuous_answer")
     path = split_heading_path(heading_path)
-    if citations and not has_evidence_citation(answer, source, citations, path):
+    if citations and not has_evidence_citation(answer, source, citations, path, question):
         reasons.append("heading_citation")
     return reasons
 
@@ -105,7 +106,7 @@ def apply_sample_rules(question: str, answer: str, *, source: str, citations: li
         out.reason = "vacuous_answer"
         return out
     if settings.heading_citation != "off" and citations \
-            and not has_evidence_citation(answer, source, citations, heading_path):
+            and not has_evidence_citation(answer, source, citations, heading_path, out.question):
         if settings.heading_citation == "drop":
             out.reason = "heading_citation"
         else:
