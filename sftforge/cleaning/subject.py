@@ -138,7 +138,23 @@ def make_self_contained(question: str, heading_path: list[str] | None,
         return question
     fix = _fix_zh if _is_zh(question) else _fix_en
     fixed = fix(question, heading_path, node)
-    return fixed if fixed and not lacks_subject(fixed) else None
+    if not fixed or lacks_subject(fixed) or _repeats_subject(question, fixed):
+        return None
+    return fixed
+
+
+def _repeats_subject(question: str, fixed: str) -> bool:
+    """True when the supplied subject shares a topic word with what the question kept
+    ("它的权限" + heading 最小权限 -> "最小权限的权限"): the heading then names the category the
+    question is about, not the thing it points at."""
+    start = 0
+    while start < min(len(question), len(fixed)) and question[start] == fixed[start]:
+        start += 1
+    end = 0
+    while end < min(len(question), len(fixed)) - start and question[-1 - end] == fixed[-1 - end]:
+        end += 1
+    added = fixed[start:len(fixed) - end]
+    return bool(specific_units(added) & specific_units(question))
 
 
 _KIND_NOUNS_EN = frozenset(stem(w) for w in """

@@ -28,12 +28,13 @@ handle handled handling deal dealt consider considered careful carefully right c
 well better best possible overall actually really simply really just main fix solution
 solutions problem problems issue issues answer question relevant applicable suitable take
 taken ensure security secure safe safety requirement requirements apply applied do done make
-follow followed implement implemented keep many multiple several lot lots kind kinds
+follow followed implement implemented keep many multiple several lot lots kind kinds sure
+properly protect protected
 """.split())
 _HEDGE_ZH = tuple(sorted(set("""
 需要 根据 具体 情况 进行 处理 相应 相关 适当 合适 恰当 一般 通常 总是 往往 有时 基本 基本上
 原则 原则上 同样 相同 不同 各种 因素 方面 考虑 注意 重要 必要 采取 措施 方法 方式 问题 解决
-确保 保证 安全 实际 实际上 情形 场景 而定 视 决定 取决于 取决 一定 某些 有关 情况下 要看 看 应当 应该 一般来说 来说 总的来说 总之
+确保 保证 安全 实际 实际上 情形 场景 而定 视 决定 取决于 取决 一定 某些 有关 情况下 要看 看 应当 应该 合理 妥善 正确 得当 一般来说 来说 总的来说 总之
 """.split()), key=len, reverse=True))
 _POLAR_Q_RE = re.compile(
     r"^\s*(?:is|are|was|were|do|does|did|can|could|should|will|would|has|have|must|may)\b"
