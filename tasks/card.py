@@ -76,7 +76,8 @@ def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
         "answer": c.get("answer", s["answer"]), "cot": c.get("cot", s["cot"]),
         "split": split.get("split"), "cluster_id": split.get("cluster_id"),
         # observed labels (clean stage), the plan's beside them
-        "qtype": c.get("qtype") or s["qtype"], "difficulty": c.get("difficulty") or s["difficulty"],
+        "qtype": c.get("qtype") or s["qtype"],
+        "difficulty": c.get("difficulty") or s["difficulty"],
         "planned_qtype": s["qtype"], "planned_difficulty": s["difficulty"],
         "chunk_id": s["chunk_id"],
         # scrubbed quotes (clean_samples); samples.citations keeps the raw ones for lineage

@@ -275,7 +275,7 @@ class FakeLLM:
         value["answer"] = answer
         # Quotes follow the answer: a grounded one cites what it says, an invented one quotes
         # words the passage lacks (the citation check then removes them).
-        value = cite_answer(value)
+        value = cite_answer(value, schema)
         return json.dumps(value, ensure_ascii=False)
 
 

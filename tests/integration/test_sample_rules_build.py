@@ -27,7 +27,8 @@ Each user gets a unique random salt, and the work factor is raised as hardware g
 SUBJECTLESS = "What are its main limitations?"
 ANSWERS = {  # question -> (answer, citations); any other question gets an evidence citation
     SUBJECTLESS: ("It costs the server time at every login, and the work factor must be raised "
-                  "as hardware gets faster.", ["the work factor is raised as hardware gets faster"]),
+                  "as hardware gets faster.",
+                  ["the work factor is raised as hardware gets faster"]),
 }
 
 

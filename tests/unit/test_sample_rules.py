@@ -104,14 +104,16 @@ def test_questions_without_subject(question: str) -> None:
     "What kind of XSS is stored XSS?", "Why is it important that cookies are HttpOnly?",
     "应该如何防御SQL注入？", "SQL注入中，该漏洞如何利用？", "参数化查询为什么能防止SQL注入？",
     "XSS及其变体有哪些？", "XSS有哪些类型，其中哪种最危险？",
-    "What is the attack that uses stored scripts called?", "What makes it dangerous to turn off autoescaping?",
+    "What is the attack that uses stored scripts called?",
+    "What makes it dangerous to turn off autoescaping?",
 ])
 def test_questions_with_subject(question: str) -> None:
     assert rule_reasons(question, "Output encoding and parameterized queries.", source="") == []
 
 
 @pytest.mark.parametrize(("question", "path", "fixed"), [
-    ("What is the main defense?", XSS_PATH, "What is the main defense against cross-site scripting (XSS)?"),
+    ("What is the main defense?", XSS_PATH,
+     "What is the main defense against cross-site scripting (XSS)?"),
     ("What are its limitations?", XSS_PATH, "What are the limitations of output encoding?"),
     ("How is this attack detected?", XSS_PATH, "How is cross-site scripting (XSS) detected?"),
     ("这种方法的主要风险是什么？", SQLI_PATH, "参数化查询的主要风险是什么？"),
