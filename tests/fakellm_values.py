@@ -177,4 +177,12 @@ def cite_answer(value: Any, schema: dict[str, Any] | None) -> Any:
         quote = first.group().strip() if first else value["answer"]
         items = ((schema or {}).get("properties", {}).get("citations") or {}).get("items") or {}
         value["citations"] = [quote[:items.get("maxLength", len(quote))]]
+    if isinstance(value, dict) and isinstance(value.get("pairs"), list):  # per-chunk QA pairs
+        defs = (schema or {}).get("$defs", {}).get("QAPair", {}).get("properties", {})
+        limit = (defs.get("quote") or {}).get("maxLength", 240)
+        for pair in value["pairs"]:
+            if isinstance(pair, dict) and isinstance(pair.get("quote"), str) \
+                    and isinstance(pair.get("answer"), str):
+                first = _SENTENCE.search(pair["answer"])
+                pair["quote"] = (first.group().strip() if first else pair["answer"])[:limit]
     return value
