@@ -141,6 +141,9 @@ def distributions(samples: list[dict]) -> dict[str, Any]:
         "answers_trimmed": sum(1 for s in samples if s.get("answer_trimmed")),
         "flags": dict(Counter(f for s in samples for f in s.get("flags", []))),
         "questions_rewritten": sum(1 for s in samples if s.get("question_original")),
+        # share of samples whose observed type is the planned one (the plots count observed)
+        "qtype_as_planned": round(sum(s["qtype"] == s.get("planned_qtype", s["qtype"])
+                                      for s in samples) / len(samples), 4) if samples else 0.0,
     }
 
 

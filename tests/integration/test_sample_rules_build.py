@@ -80,3 +80,4 @@ def test_rules_drop_rewrite_and_label_in_a_build(llm_env, tmp_path: Path) -> Non
     assert all(r["qtype"] and r["planned_qtype"] and r["difficulty"] and r["planned_difficulty"]
                for r in rows)
     assert "questions were given their subject" in card
+    assert "question types are read off each sample" in card

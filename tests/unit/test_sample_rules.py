@@ -217,3 +217,20 @@ def test_labels_are_what_the_sample_is_not_the_plan() -> None:
     # Planned scenario/hard in the demo; the pair is a plain fact list.
     assert observed_labels("What are two habits that prevent XSS?",
                            "Encoding output and validating input.") == ("factual", "easy")
+
+
+def test_card_counts_observed_labels_rewrites_and_flags() -> None:
+    from sftforge.release.card_render import _sample_notes
+    from tasks.card import distributions
+
+    base = {"split": "train", "difficulty": "easy", "source": "a.pdf", "citations": []}
+    dist = distributions([
+        {**base, "qtype": "factual", "planned_qtype": "scenario"},
+        {**base, "qtype": "factual", "planned_qtype": "factual", "question_original": "Why?",
+         "flags": ["heading_citation"]},
+    ])
+    assert (dist["qtype"], dist["qtype_as_planned"]) == ({"factual": 2}, 0.5)
+    assert (dist["questions_rewritten"], dist["flags"]) == (1, {"heading_citation": 1})
+    notes = " ".join(_sample_notes(dist))
+    assert "50% are the type their plan asked for" in notes
+    assert "1 questions were given their subject" in notes and "1 kept with a rule flag" in notes
