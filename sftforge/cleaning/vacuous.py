@@ -6,7 +6,8 @@ An answer is concrete when it has a content unit (``sftforge.grounding.score.con
 that is neither in the question nor a hedge word ("depends", "situation", "principle",
 "always", 具体, 情况, 根据, 处理...): "The fix is also always the same in principle." to "What is
 the fix for XSS?" and "这需要根据具体情况进行处理。" say nothing; "Port 443." and "使用参数化查询。"
-do. A yes/no answer to a yes/no question ("Yes, by default.", "不能。") is an answer.
+do. A yes/no answer to a yes/no question ("Yes, by default.", "不能。") is an answer, and so is
+a choice ("Which is safer, bcrypt or MD5?" - "bcrypt.", "用参数化查询还是转义？" - "参数化查询。").
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ _POLAR_A_RE = re.compile(r"^\s*(?:yes|no|not|never|only|是的|是|不是|否|�
                          re.IGNORECASE)
 
 
+_CHOICE_RE = re.compile(r"\bor\b|还是|或者", re.IGNORECASE)
+
+
 def concrete_units(question: str, answer: str) -> set[str]:
     """Units of ``answer`` that are neither in ``question`` nor hedge words."""
     q = content_units(question)
@@ -65,4 +69,6 @@ def is_vacuous(question: str, answer: str) -> bool:
         return False  # empty answers are the length filter's (too_short)
     if is_polar_pair(question, answer):
         return False
+    if _CHOICE_RE.search(question) and content_units(answer):
+        return False  # "X or Y?" - "X.": the choice is the answer, in the question's words
     return not concrete_units(question, answer)

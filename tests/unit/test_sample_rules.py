@@ -81,6 +81,8 @@ def test_vacuous_answers_are_dropped(question: str, answer: str) -> None:
     ("如何防止SQL注入？", "使用参数化查询。"),
     ("参数化查询能防止SQL注入吗？", "可以。"),
     ("HTTPS默认使用哪个端口？", "443端口。"),
+    ("Which is safer for passwords, bcrypt or MD5?", "bcrypt."),
+    ("防御SQL注入应该用参数化查询还是字符串转义？", "参数化查询。"),
 ])
 def test_short_concrete_answers_are_kept(question: str, answer: str) -> None:
     assert rule_reasons(question, answer, source="") == []
