@@ -3,10 +3,10 @@
 ``call(target, args, seconds, extra_per_unit, on_event)`` runs ``target`` ("module:function")
 with ``args`` in a child Python process and returns its result, re-raises the exception it
 raised, or raises ``Timeout`` after ``seconds`` (the worker is killed) and ``WorkerDied`` when
-the process crashed (e.g. a segfault in a native library). The function may report progress
-through a keyword ``report(event, n)``: the event "pages" (n pages of slow work ahead, e.g.
-OCR) moves the deadline by ``n * extra_per_unit`` seconds; every event is passed on to
-``on_event``. Workers are reused between calls (the OCR models load once per worker) and a
+the process crashed (e.g. a segfault in a native library). A function with a ``report``
+keyword gets ``report(event, n)`` to report progress: the event "pages" (n pages of slow work
+ahead, e.g. OCR) moves the deadline by ``n * extra_per_unit`` seconds; every event is passed
+on to ``on_event``. Workers are reused between calls (the OCR models load once per worker) and a
 killed one is replaced.
 
 The child is a plain subprocess (not ``multiprocessing``): Dask worker processes are
@@ -17,6 +17,7 @@ child's stdout; anything the child's libraries print goes to its stderr.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import pickle
 import queue
@@ -115,6 +116,14 @@ def shutdown() -> None:
             _idle.pop().kill()
 
 
+def _reports(fn: Callable) -> bool:
+    """True when ``fn`` takes a ``report`` keyword (progress events)."""
+    try:
+        return "report" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
 def _serve() -> None:
     """Child side: run requests from stdin until it closes."""
     out = os.fdopen(os.dup(1), "wb")
@@ -131,7 +140,8 @@ def _serve() -> None:
         module, name = target.split(":")
         try:
             fn = getattr(importlib.import_module(module), name)
-            send(("ok", fn(*args, report=lambda event, n: send(("event", event, n)))))
+            kw = {"report": lambda event, n: send(("event", event, n))} if _reports(fn) else {}
+            send(("ok", fn(*args, **kw)))
         except Exception as exc:  # sent back and re-raised by the parent
             try:
                 send(("error", exc))

@@ -8,12 +8,13 @@ characters. The engine is loaded once per process (a few seconds) and reused.
 
 Spacing: the recogniser often runs English words together ("withoutpropervalidation"). Where
 a Latin line came back with too few spaces, they are put back from the geometry the
-recogniser reports per character (a word gap is a larger step between character positions
-than the line's usual step), see ``restore_spaces``. Engine choice and figures: docs/ocr.md.
+recogniser reports per character (a word gap is a larger distance between two characters
+than their advance widths explain), see ``restore_spaces``. Engine choice and figures: docs/ocr.md.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -28,7 +29,7 @@ from sftforge.parsing.pdf_page import Line
 _engine: Any = None
 _engine_lock = threading.Lock()
 _LATIN = re.compile(r"[A-Za-z]")
-_GAP_STEP = 1.45  # a step this many times the line's median step is a word gap (bench/ocr.py)
+_GAP_EM = 0.18  # extra distance (em) between two characters that makes a word gap (bench/ocr.py)
 
 
 @dataclass
@@ -45,7 +46,12 @@ def engine() -> Any:
     global _engine
     with _engine_lock:
         if _engine is None:
-            from rapidocr_onnxruntime import RapidOCR
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:
+                raise RuntimeError("the OCR engine is not installed: pip install --no-deps "
+                                   "rapidocr-onnxruntime==1.4.4 (see docs/ocr.md), or turn OCR "
+                                   "off with SFTFORGE_OCR__ENABLED=false") from exc
 
             threads = int(os.environ.get("SFTFORGE_OCR_THREADS", "0")) or min(4, os.cpu_count() or 1)
             # the page is rendered at the wanted dpi already: no downscaling to 2000 px; the
@@ -93,29 +99,38 @@ def ocr_image(img: np.ndarray, scale: float) -> OcrPage:
 def restore_spaces(text: str, chars: list[str], xs: list[tuple[float, float]]) -> str:
     """``text`` with word spaces put back where the recogniser ran Latin words together.
 
-    ``chars`` and ``xs`` are the recogniser's characters and their (x0, x1) in pixels. A line
-    that already has about one space per 12 Latin letters is trusted as it is; otherwise a
-    space goes between two Latin characters whose step (x0 to x0) is ``_GAP_STEP`` times the
-    line's median step or more, and after ``.,;:!?`` before a letter."""
-    latin = len(_LATIN.findall(text))
-    if latin < 8 or text.count(" ") * 12 >= latin or len(chars) != len(xs) or len(chars) < 3:
+    ``chars`` and ``xs`` are the recogniser's characters and their (x0, x1) in pixels. The
+    distance between two characters' centres is about the mean of their advance widths
+    (Helvetica's, in em) times the line's scale (px per em, the median over the line); a
+    space goes between two Latin characters whose distance exceeds that by ``_GAP_EM`` em or
+    more, and after ``.,;:!?`` before a letter. Spaces the recogniser read are kept. Measured
+    in bench/ocr.py (docs/ocr.md)."""
+    if len(_LATIN.findall(text)) < 4 or len(chars) != len(xs) or len(chars) < 3:
         return text
-    steps = [xs[i][0] - xs[i - 1][0] for i in range(1, len(chars))
-             if chars[i].strip() and chars[i - 1].strip()]
-    median = sorted(steps)[len(steps) // 2] if steps else 0
-    if median <= 0:
+    ink = [i for i, c in enumerate(chars) if c.strip()]
+    pairs = [(i, j) for i, j in zip(ink, ink[1:]) if j == i + 1]  # no space read between
+    if not pairs:
         return text
-    out = [chars[0]]
-    for i in range(1, len(chars)):
-        a, b = chars[i - 1], chars[i]
-        step = xs[i][0] - xs[i - 1][0]
-        if a.strip() and b.strip() and _latin_pair(a, b) and (
-                step >= _GAP_STEP * median or (a in ".,;:!?" and b.isalpha())):
-            out.append(" ")
-        out.append(b)
-    return "".join(out)
+    mid = [(x0 + x1) / 2 for x0, x1 in xs]
+    want = {(i, j): (_advance(chars[i]) + _advance(chars[j])) / 2 for i, j in pairs}
+    ratios = sorted((mid[j] - mid[i]) / want[i, j] for i, j in pairs)
+    scale = ratios[len(ratios) // 2]
+    if scale <= 0:
+        return text
+    gaps = {j for i, j in pairs if chars[i].isascii() and chars[j].isascii() and (
+        mid[j] - mid[i] - scale * want[i, j] >= _GAP_EM * scale
+        or (chars[i] in ".,;:!?" and chars[j].isalpha()))}
+    return "".join((" " + c) if k in gaps else c for k, c in enumerate(chars))
 
 
-def _latin_pair(a: str, b: str) -> bool:
-    """True when a space may stand between ``a`` and ``b`` (neither is a CJK character)."""
-    return a.isascii() and b.isascii()
+@functools.lru_cache(maxsize=4096)
+def _advance(char: str) -> float:
+    """Advance width of ``char`` in em (Helvetica metrics; 1 em for CJK and other wide ones)."""
+    if not char.isascii():
+        return 1.0
+    return _helv().text_length(char, 1.0) or 0.5
+
+
+@functools.lru_cache(maxsize=1)
+def _helv() -> pymupdf.Font:
+    return pymupdf.Font("helv")

@@ -72,6 +72,7 @@ def _regions(lines: list[Line]) -> list[Line]:
     """``lines`` grouped into text regions (a line joins the region above it when it starts
     near its left edge and follows within 1.5 line heights) and put in reading order."""
     lines = sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+    _even_sizes(lines)
     groups: list[list[Line]] = []
     for ln in lines:
         home = next((g for g in reversed(groups) if _follows(g[-1], ln)), None)
@@ -87,6 +88,17 @@ def _regions(lines: list[Line]) -> list[Line]:
             ln.block = region
             out.append(ln)
     return out
+
+
+def _even_sizes(lines: list[Line]) -> None:
+    """Give lines within 20% of the page's median size that size: a box is taller when the
+    line has capitals or descenders, which must not read as a larger font (a heading); a
+    line 20% taller than the median keeps its size (a heading, found by ``pdf_headings``)."""
+    sizes = sorted(ln.size for ln in lines)
+    median = sizes[(len(sizes) - 1) // 2] if sizes else 0.0  # the lower one: few lines, a heading
+    for ln in lines:
+        if ln.size < 1.2 * median:
+            ln.size = median
 
 
 def _follows(prev: Line, line: Line) -> bool:
