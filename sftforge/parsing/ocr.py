@@ -103,13 +103,18 @@ def restore_spaces(text: str, chars: list[str], xs: list[tuple[float, float]]) -
     distance between two characters' centres is about the mean of their advance widths
     (Helvetica's, in em) times the line's scale (px per em, the median over the line); a
     space goes between two Latin characters whose distance exceeds that by ``_GAP_EM`` em or
-    more, and after ``.,;:!?`` before a letter. Spaces the recogniser read are kept. Measured
-    in bench/ocr.py (docs/ocr.md)."""
+    more (the scale from Latin pairs only), and at a dropped sentence or clause break
+    (``_sentence_break``). Spaces the recogniser read are kept. Measured in bench/ocr.py
+    (docs/ocr.md)."""
     if len(_LATIN.findall(text)) < 4 or len(chars) != len(xs) or len(chars) < 3:
         return text
     ink = [i for i, c in enumerate(chars) if c.strip()]
     pairs = [(i, j) for i, j in zip(ink, ink[1:]) if j == i + 1]  # no space read between
     if not pairs:
+        return text
+    # only pairs of Latin characters: CJK widths in a mixed line would skew the scale
+    pairs = [(i, j) for i, j in pairs if chars[i].isascii() and chars[j].isascii()]
+    if len(pairs) < 3:
         return text
     mid = [(x0 + x1) / 2 for x0, x1 in xs]
     want = {(i, j): (_advance(chars[i]) + _advance(chars[j])) / 2 for i, j in pairs}
@@ -117,10 +122,18 @@ def restore_spaces(text: str, chars: list[str], xs: list[tuple[float, float]]) -
     scale = ratios[len(ratios) // 2]
     if scale <= 0:
         return text
-    gaps = {j for i, j in pairs if chars[i].isascii() and chars[j].isascii() and (
-        mid[j] - mid[i] - scale * want[i, j] >= _GAP_EM * scale
-        or (chars[i] in ".,;:!?" and chars[j].isalpha()))}
+    gaps = {j for i, j in pairs if mid[j] - mid[i] - scale * want[i, j] >= _GAP_EM * scale
+            or _sentence_break(chars, i, j)}
     return "".join((" " + c) if k in gaps else c for k, c in enumerate(chars))
+
+
+def _sentence_break(chars: list[str], i: int, j: int) -> bool:
+    """True for "word,word" / "word;word" and "end.Start": a space the recogniser dropped
+    (not "e.g.", "request.getParameter" or "www.example.com": lower case after the dot)."""
+    a, b = chars[i], chars[j]
+    if a in ",;":
+        return b.isalpha() and i > 0 and chars[i - 1].isalpha()
+    return a == "." and b.isupper() and i > 0 and chars[i - 1].islower()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -148,3 +148,36 @@ def test_text_source_of_a_chunk_from_its_pages():
     assert text_source(1, 2, {}) == {"text_source": "text_layer", "ocr_confidence": 0.0}
     assert text_source(2, 3, {2: 0.9, 3: 0.8}) == {"text_source": "ocr", "ocr_confidence": 0.85}
     assert text_source(1, 2, {2: 0.9})["text_source"] == "mixed"
+
+
+def test_card_counts_ocr_pages_and_their_confidence():
+    from sftforge.release.card_render import documents_section
+    from tasks.card import ocr_summary
+
+    docs = [{"source": "scan.pdf", "doc_id": "d1", "n_pages": 3, "flags": [], "hidden_spans": 0,
+             "hidden_sample": "", "ocr_pages": 2, "ocr_confidence": 0.9, "text_source": "ocr",
+             "notes": "pages 3: OCR confidence 0.41 under 0.8, left out"},
+            {"source": "paper.pdf", "doc_id": "d2", "n_pages": 5, "flags": [], "hidden_spans": 0,
+             "hidden_sample": "", "ocr_pages": 1, "ocr_confidence": 0.6,
+             "text_source": "mixed", "notes": ""}]
+    assert ocr_summary(docs) == {"pages": 3, "mean_confidence": 0.8, "documents": 2}
+    card = documents_section(docs, {"scan.pdf": 4})
+    assert "| scan.pdf | d1 | 3 | 2 (0.90) | 4 |" in card
+    assert "3 page(s) had no usable text layer and were read by OCR (mean confidence 0.80)" in card
+    assert "- scan.pdf: pages 3: OCR confidence 0.41 under 0.8, left out" in card
+
+
+def test_restore_spaces_leaves_code_and_urls_and_chinese_neighbours_alone():
+    chars, xs = _boxes(["request.getParameter(id)"])
+    assert ocr.restore_spaces("".join(chars), chars, xs) == "request.getParameter(id)"
+    chars, xs = _boxes(["escaping.Attackers"])
+    assert ocr.restore_spaces("".join(chars), chars, xs) == "escaping. Attackers"
+    line = "使用OWASPXSSPreventionCheatSheet"
+    chars = list(line)
+    xs, x = [], 0.0
+    font = pymupdf.Font("helv")
+    for c in chars:  # CJK 1 em, Latin its Helvetica width, no gaps: one run of characters
+        w = 20.0 if not c.isascii() else font.text_length(c, 20.0)
+        xs.append((x, x + w))
+        x += w
+    assert ocr.restore_spaces(line, chars, xs) == line
