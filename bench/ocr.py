@@ -6,8 +6,9 @@
 Pages with known text are written with pymupdf (English in Helvetica, Chinese in pymupdf's
 built-in CJK font ``china-s``, 9-12 pt, a heading per page), rendered to images and OCR'd; the
 reference is each page's own text layer. Real PDFs given on the command line are used the same
-way (their text layer is the reference, so pick PDFs whose text layer is good); from each, ``--pages``
-text-rich pages (150+ words) after the first two such pages (covers and contents are skipped).
+way (their text layer is the reference, so pick PDFs whose text layer is good); from each,
+``--pages`` text-rich pages (150+ words) after the first two such pages (covers and contents
+are skipped).
 
 Engines (each skipped with a note when it is not installed):
 * ``rapidocr``: rapidocr-onnxruntime (PP-OCRv4 CN+EN), through ``sftforge.parsing.ocr``, with
