@@ -104,9 +104,11 @@ def restore_spaces(text: str, chars: list[str], xs: list[tuple[float, float]]) -
     (Helvetica's, in em) times the line's scale (px per em, the median over the line); a
     space goes between two Latin characters whose distance exceeds that by ``_GAP_EM`` em or
     more (the scale from Latin pairs only), and at a dropped sentence or clause break
-    (``_sentence_break``). Spaces the recogniser read are kept. Measured in bench/ocr.py
+    (``_sentence_break``); only in lines that are mostly Latin letters. Spaces the recogniser read are kept. Measured in bench/ocr.py
     (docs/ocr.md)."""
-    if len(_LATIN.findall(text)) < 4 or len(chars) != len(xs) or len(chars) < 3:
+    latin = len(_LATIN.findall(text))
+    # a Chinese line's Latin runs are single terms ("JavaScript"), too short to measure on
+    if latin < 4 or 2 * latin < len(text.replace(" ", "")) or len(chars) != len(xs):
         return text
     ink = [i for i, c in enumerate(chars) if c.strip()]
     pairs = [(i, j) for i, j in zip(ink, ink[1:]) if j == i + 1]  # no space read between
@@ -114,7 +116,7 @@ def restore_spaces(text: str, chars: list[str], xs: list[tuple[float, float]]) -
         return text
     # only pairs of Latin characters: CJK widths in a mixed line would skew the scale
     pairs = [(i, j) for i, j in pairs if chars[i].isascii() and chars[j].isascii()]
-    if len(pairs) < 3:
+    if len(pairs) < 6:  # too few to measure the line's scale on
         return text
     mid = [(x0 + x1) / 2 for x0, x1 in xs]
     want = {(i, j): (_advance(chars[i]) + _advance(chars[j])) / 2 for i, j in pairs}
