@@ -3,8 +3,15 @@
 One row per input file, keyed by ``doc_id`` (sha256 of the bytes): ``status`` "ok" with the
 parsed ``blocks`` (JSON list of {kind, text, page, level}) and ``toc`` (JSON [level, title,
 page]), or "quarantined" with a ``reason`` that names the file, the problem and what to do.
-For "ok" rows ``reason`` lists pages that were skipped (no text layer, garbled), or is empty.
-A bad file never stops the build.
+For "ok" rows ``reason`` lists pages that were skipped (no text layer, garbled, OCR'd with
+too low a confidence), or is empty. A bad file never stops the build.
+
+OCR (docs/ocr.md): PDF pages without a usable text layer are OCR'd (``OcrSettings``); the row
+says where its text came from (``text_source`` "text_layer" | "ocr" | "mixed", ``ocr_pages``
+JSON [[page, confidence]], ``ocr_confidence``). A row that depended on OCR carries a
+fingerprint with the OCR settings in it, so changing them re-reads only such files. Limits:
+each file is parsed in a worker process (``sftforge.parsing.isolate``) under ``IngestLimits``
+(bytes, pages, seconds); a file over one is quarantined with a reason naming the limit.
 
 Screening (issue 11): text a reader cannot see (``sftforge.parsing.pdf_hidden``) never enters
 ``blocks``; ``hidden_spans`` counts it and ``hidden_sample`` keeps a few of its spans, PII-scrubbed
