@@ -29,6 +29,9 @@ from sftforge.parsing.pdf_page import Line
 _engine: Any = None
 _engine_lock = threading.Lock()
 _LATIN = re.compile(r"[A-Za-z]")
+# An OCR'd line has no font to tell code by: these shapes stand in for a monospace font
+# (a statement end, an assignment, a tag, a call with an argument)
+_CODE_RE = re.compile(r"[;{}]\s*$|\w\s*\+?=\s*[\"'\w(]|</?[A-Za-z]+[\s>]|[A-Za-z_]\((?!e?s\))[\"'\w]")
 _GAP_EM = 0.18  # extra distance (em) between two characters that makes a word gap (bench/ocr.py)
 
 
@@ -89,11 +92,17 @@ def ocr_image(img: np.ndarray, scale: float) -> OcrPage:
         # box height is about 1.25x the font size: sizes stay comparable within a page, which
         # is all heading inference needs
         size = round((bbox[3] - bbox[1]) / 1.25 * 2) / 2
-        lines.append(Line(text, bbox, size, False, False, False))
+        lines.append(Line(text, bbox, size, False, looks_like_code(text), False))
         n = len(text.replace(" ", ""))
         weight += score * n
         total += n
     return OcrPage(lines, weight / total if total else 0.0, int(total))
+
+
+def looks_like_code(text: str) -> bool:
+    """True for an OCR'd line shaped like source code (read as a monospace line: code
+    blocks are kept verbatim and never taken for headings)."""
+    return bool(_CODE_RE.search(text))
 
 
 def restore_spaces(text: str, chars: list[str], xs: list[tuple[float, float]]) -> str:

@@ -181,3 +181,18 @@ def test_restore_spaces_leaves_code_and_urls_and_chinese_neighbours_alone():
         xs.append((x, x + w))
         x += w
     assert ocr.restore_spaces(line, chars, xs) == line
+
+
+@pytest.mark.parametrize("text, code", [
+    ("(String) page += \"<input name='creditcard' type='TEXT'", True),
+    ("'><script>document.location=", True),
+    ("String query = \"SELECT * FROM accounts WHERE custID='\" + id + \"'\";", True),
+    ("custID = request.getParameter(\"id\")", True),
+    ("Injection flaws are very prevalent, particularly in legacy code.", False),
+    ("Exploitability: 3", False),
+    ("Is the Application Vulnerable?", False),
+    ("攻击者在浏览器中修改“CC”参数为如下值：", False),
+    ("防止XSS需要将不可信数据与动态的浏览器内容区分开。", False),
+])
+def test_ocr_lines_shaped_like_code_read_as_code(text, code):
+    assert ocr.looks_like_code(text) is code
