@@ -31,7 +31,7 @@ _engine_lock = threading.Lock()
 _LATIN = re.compile(r"[A-Za-z]")
 # An OCR'd line has no font to tell code by: these shapes stand in for a monospace font
 # (a statement end, an assignment, a tag, a call with an argument)
-_CODE_RE = re.compile(r"[;{}]\s*$|\w\s*\+?=\s*[\"'\w(]|</?[A-Za-z]+[\s>]|[A-Za-z_]\((?!e?s\))[\"'\w]")
+_CODE_RE = re.compile(r"[;{}]\s*$|\w\s*\+?=\s*[\"'\w(]|</?[A-Za-z]+[\s>]|[A-Za-z_]\((?!e?s\))[\"'a-z0-9_]")
 _GAP_EM = 0.18  # extra distance (em) between two characters that makes a word gap (bench/ocr.py)
 
 
@@ -83,7 +83,8 @@ def ocr_image(img: np.ndarray, scale: float) -> OcrPage:
     for item in result or []:
         box, text, score = item[0], str(item[1]), float(item[2])
         chars = [(b[0][0], b[1][0]) for b in item[3]] if len(item) > 4 else []
-        text = restore_spaces(text, list(item[4]) if len(item) > 4 else [], chars)
+        if not looks_like_code(text):  # code has its own spacing: "document.location="
+            text = restore_spaces(text, list(item[4]) if len(item) > 4 else [], chars)
         text = text.strip()
         if not text:
             continue

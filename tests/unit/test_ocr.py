@@ -191,6 +191,8 @@ def test_restore_spaces_leaves_code_and_urls_and_chinese_neighbours_alone():
     ("Injection flaws are very prevalent, particularly in legacy code.", False),
     ("Exploitability: 3", False),
     ("Is the Application Vulnerable?", False),
+    ("·ASVS: Output Encoding/Escaping Requirements(V6)", False),
+    ("guide for setting the security requirements for your application(s).", False),
     ("攻击者在浏览器中修改“CC”参数为如下值：", False),
     ("防止XSS需要将不可信数据与动态的浏览器内容区分开。", False),
 ])
