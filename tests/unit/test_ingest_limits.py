@@ -37,7 +37,8 @@ def test_a_crashed_worker_is_reported():
                                     "SFTFORGE_LIMITS__MAX_BYTES"]),
     (IngestLimits(max_pages=2), ["pages, over the limit of 2 pages", "limits.max_pages",
                                  "SFTFORGE_LIMITS__MAX_PAGES"]),
-    (IngestLimits(seconds_per_file=0.05), ["longer than 0 s", "limits.seconds_per_file",
+    # no parse answers within a microsecond: the deadline passes before any reply can come
+    (IngestLimits(seconds_per_file=1e-6), ["longer than 0 s", "limits.seconds_per_file",
                                            "SFTFORGE_LIMITS__SECONDS_PER_FILE"]),
 ], ids=["bytes", "pages", "seconds"])
 def test_file_over_a_limit_is_quarantined_and_the_next_goes_on(tmp_path, limits, words):
