@@ -16,6 +16,9 @@ $(VENV)/.core: pyproject.toml
 	# The CPU build of torch first, so sentence-transformers does not pull CUDA packages.
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e ".[dev]"
+	# OCR engine (PP-OCRv4 CN+EN models inside the wheel); its deps are in pyproject.toml, with
+	# opencv-python-headless instead of the GUI build it names (docs/ocr.md)
+	$(PIP) install --no-deps rapidocr-onnxruntime==1.4.4
 	touch $@
 
 $(VENV)/.local-llm: $(VENV)/.core
@@ -42,6 +45,7 @@ bench: install
 	$(PY) bench/dedup.py --quick
 	$(PY) bench/llm_throughput.py
 	$(PY) bench/incremental.py
+	$(PY) bench/ocr.py
 
 clean-data:
 	rm -rf .sftforge sftforge-out

@@ -104,7 +104,8 @@ def stages_of(params: BuildParams, paths: list[str], embedded: bool,
         GAPairsStage(settings=params.ga), QuestionsStage(settings=params.questions, plan=params.plan)]
     return {
         "ingest": [IngestStage(paths=paths, quarantine_hidden_instructions=(
-                       params.quarantine_hidden_instructions)), ChunkStage(settings=params.chunk),
+                       params.quarantine_hidden_instructions), ocr=params.ocr,
+                       limits=params.limits), ChunkStage(settings=params.chunk),
                    *([ChunkSelectStage(settings=params.select)] if params.select.enabled else [])],
         "generate": [DomainTreeStage(settings=params.domain_tree), *generate,
                      TagNodesStage(settings=params.tags),

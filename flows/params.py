@@ -15,7 +15,13 @@ from typing import Literal
 from pydantic import Field
 
 from sftforge.cleaning.rules import CleanSettings
-from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
+from sftforge.settings import (
+    ChunkSettings,
+    IngestLimits,
+    OcrSettings,
+    QuestionSettings,
+    SftforgeSources,
+)
 from sftforge.verifier.settings import VerifySettings
 from tasks.answers import AnswerSettings
 from tasks.dedup import DedupSettings
@@ -51,6 +57,10 @@ class BuildParams(SftforgeSources):
     quarantine_hidden_instructions: bool = Field(False, description=(
         "Quarantine a document whose hidden text reads as instructions (else: flag it; the "
         "hidden text is never ingested either way)"))
+    ocr: OcrSettings = Field(default_factory=OcrSettings, description=(
+        "OCR of PDF pages without a usable text layer (scans), Chinese and English"))
+    limits: IngestLimits = Field(default_factory=IngestLimits, description=(
+        "Per-file size, page and time limits of ingest (a file over one is quarantined)"))
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     select: ChunkSelectionSettings = Field(default_factory=ChunkSelectionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)

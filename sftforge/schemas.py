@@ -23,12 +23,18 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         # them, and flags: JSON list of {flag, detail} (hidden_text, hidden_instructions,
         # prompt_injection)
         ("hidden_spans", I), ("hidden_sample", S), ("flags", S),
+        # where the text came from: "text_layer" | "ocr" | "mixed"; the OCR'd pages kept as
+        # JSON [[page, confidence]] and their mean confidence (0 when none; docs/ocr.md)
+        ("text_source", S), ("ocr_pages", S), ("ocr_confidence", F),
     ])),
     # chunk: structure-aware pieces of one document with their heading path and page span.
     "chunks": ("chunk_id", pa.schema([
         ("chunk_id", S), ("doc_id", S), ("source", S), ("idx", I), ("text", S),
         ("heading_path", S), ("page_start", I), ("page_end", I), ("n_tokens", I),
         ("lang", S), ("fingerprint", S),
+        # "text_layer" | "ocr" | "mixed" over the chunk's pages, and the mean OCR confidence
+        # of its OCR'd pages (0 when none)
+        ("text_source", S), ("ocr_confidence", F),
     ])),
     # select_chunks: kind and substance of each chunk, and whether it gets questions (why not).
     "chunk_selection": ("chunk_id", pa.schema([

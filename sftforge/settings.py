@@ -106,6 +106,33 @@ class QuestionSettings(BaseModel):
     max_per_chunk: int = 5
 
 
+class OcrSettings(BaseModel):
+    """OCR at ingest of PDF pages with no text layer or a garbled one (docs/ocr.md).
+
+    ``SFTFORGE_OCR__ENABLED=false`` turns it off (image-only files are then quarantined);
+    pages read with a mean confidence under ``min_confidence`` are left out with a note.
+    """
+
+    enabled: bool = True
+    dpi: int = Field(200, ge=72, le=600)  # pages are rendered at this resolution for OCR
+    min_confidence: float = Field(0.8, ge=0.0, le=1.0)
+
+    def signature(self) -> str:
+        """What a document OCR'd under these settings depends on (its fingerprint part)."""
+        return f"rapidocr-ppocrv4:{self.dpi}:{self.min_confidence}" if self.enabled else "off"
+
+
+class IngestLimits(BaseModel):
+    """Per-file limits of ingest: each file is parsed in a worker process that is stopped at
+    ``seconds_per_file`` (plus ``seconds_per_ocr_page`` for each page it OCRs); a file over a
+    limit is quarantined with a reason and the build goes on (``SFTFORGE_LIMITS__*``)."""
+
+    max_bytes: int = Field(512 * 1024 * 1024, gt=0)
+    max_pages: int = Field(5000, gt=0)
+    seconds_per_file: float = Field(300.0, gt=0)
+    seconds_per_ocr_page: float = Field(60.0, ge=0)
+
+
 class DaskSettings(BaseModel):
     """Where CPU-heavy stages (parse, chunk) run: in the flow process by default, or on Dask.
 

@@ -41,6 +41,8 @@ class ParsedDocument:
     notes: list[str] = field(default_factory=list)  # pages skipped and why
     # text a reader cannot see, left out of ``blocks``: (page, reason, text)
     hidden: list[tuple[int, str, str]] = field(default_factory=list)
+    # pages OCR'd (``sftforge.parsing.pdf_ocr``): {page, why, confidence, kept}
+    ocr: list[dict] = field(default_factory=list)
 
 
 _CJK = (

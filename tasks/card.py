@@ -72,13 +72,24 @@ def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None,
     checks = checks_for(db_uri, sample_ids, verify_fp) if verify_fp else {}
     grounded = grounding_scores(db_uri, judge_inputs(db_uri, sample_ids))
     nodes = current_tags(db_uri, [s["question_id"] for s in base.values()])
+    ocr = ocr_of_chunks(db_uri, [s["chunk_id"] for s in base.values()])
     rows = [release_row(base[sid], clean.get(sid, {}), splits.get(sid, {}), scores.get(sid),
                         grounded.get(sid), nodes.get(base[sid]["question_id"], ""))
             for sid in sorted(sample_ids)]
     for row in rows:
         if row["sample_id"] in checks:  # {check: P(yes)} of the verifier
             row["checks"] = {k: round(v, 4) for k, v in checks[row["sample_id"]].items()}
+        row.update(ocr.get(row["chunk_id"], {"ocr": False}))
     return rows
+
+
+def ocr_of_chunks(db_uri: str, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """chunk_id -> {ocr: True, ocr_confidence} for chunks with OCR'd text (``chunks``
+    ``text_source`` "ocr" or "mixed"): what a sample from such a chunk says in samples.jsonl."""
+    rows = store.read(db_uri, "chunks", columns=["chunk_id", "text_source", "ocr_confidence"],
+                      where=store.sql_in("chunk_id", chunk_ids)).to_dicts()
+    return {r["chunk_id"]: {"ocr": True, "ocr_confidence": r["ocr_confidence"]}
+            for r in rows if r["text_source"] in ("ocr", "mixed")}
 
 
 def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
@@ -181,13 +192,25 @@ def build_counts(ctx: BuildContext, exported: int) -> dict[str, int]:
 
 def build_documents(ctx: BuildContext) -> list[dict[str, Any]]:
     """The build's documents: source, doc_id, pages, hidden text spans and sample, flags."""
-    cols = ["doc_id", "source", "n_pages", "hidden_spans", "hidden_sample", "flags"]
+    cols = ["doc_id", "source", "n_pages", "hidden_spans", "hidden_sample", "flags", "reason",
+            "text_source", "ocr_pages", "ocr_confidence"]
     docs = store.read(ctx.db_uri, "documents", columns=cols,
                       where=store.sql_in("doc_id", ctx.doc_ids)).to_dicts()
     order = {d: i for i, d in enumerate(ctx.doc_ids)}
     return [{**d, "hidden_spans": d["hidden_spans"] or 0, "hidden_sample": d["hidden_sample"] or "",
-             "flags": json.loads(d["flags"] or "[]")}
+             "flags": json.loads(d["flags"] or "[]"), "notes": d.pop("reason") or "",
+             "text_source": d["text_source"] or "text_layer",
+             "ocr_pages": len(json.loads(d["ocr_pages"] or "[]")),
+             "ocr_confidence": d["ocr_confidence"] or 0.0}
             for d in sorted(docs, key=lambda d: order[d["doc_id"]])]
+
+
+def ocr_summary(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """{pages, mean_confidence, documents} of the OCR'd pages of the build's documents."""
+    pages = sum(d["ocr_pages"] for d in documents)
+    weighted = sum(d["ocr_pages"] * d["ocr_confidence"] for d in documents)
+    return {"pages": pages, "mean_confidence": round(weighted / pages, 4) if pages else None,
+            "documents": sum(1 for d in documents if d["ocr_pages"])}
 
 
 def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], version: str,
@@ -210,7 +233,7 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
         "llm_requests": usage.get("llm_requests", 0), "cache_hits": usage.get("cache_hits", 0),
         "tokens": {"prompt": usage.get("prompt_tokens", 0),
                    "completion": usage.get("completion_tokens", 0)},
-        "documents": build_documents(ctx),
+        "documents": (documents := build_documents(ctx)), "ocr": ocr_summary(documents),
         "quarantined": public_quarantine(report.quarantined, report.params["input_path"]),
         "failures": failure_counts(ctx.db_uri),
         "failure_rates": report.failure_rates(),

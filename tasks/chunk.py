@@ -281,15 +281,27 @@ def chunk_document(doc_id: str, db_uri: str, settings: ChunkSettings) -> dict[st
     doc = rows[0]
     fp = chunk_fingerprint(settings, doc["fingerprint"])
     chunks = chunk_blocks(json.loads(doc["blocks"]), settings, doc["lang"] or "")
+    ocr_pages = dict(map(tuple, json.loads(doc.get("ocr_pages") or "[]")))
     out = []
     for idx, c in enumerate(chunks):
         prose = _CODE_FENCE_RE.sub("", c["text"])  # identifiers would make every listing "en"
         lang = detect_lang(prose) if estimate_tokens(prose) >= 20 else doc["lang"]
         out.append({**c, "chunk_id": ids.child_id(doc_id, fp, idx), "doc_id": doc_id,
-                    "source": doc["source"], "idx": idx, "lang": lang, "fingerprint": fp})
+                    "source": doc["source"], "idx": idx, "lang": lang, "fingerprint": fp,
+                    **text_source(c["page_start"], c["page_end"], ocr_pages)})
     store.upsert(db_uri, "chunks", out)
     store.delete(db_uri, "chunks", f"doc_id = '{safe}' AND fingerprint != '{fp}'")
     return {"doc_id": doc_id, "chunks": len(out), "chunk_ids": [r["chunk_id"] for r in out]}
+
+
+def text_source(first: int, last: int, ocr_pages: dict[int, float]) -> dict[str, Any]:
+    """{text_source, ocr_confidence} of a chunk over pages ``first``..``last``, given the
+    document's OCR'd pages {page: confidence}."""
+    read = [ocr_pages[p] for p in range(first, last + 1) if p in ocr_pages]
+    if not read:
+        return {"text_source": "text_layer", "ocr_confidence": 0.0}
+    source = "ocr" if len(read) == last - first + 1 else "mixed"
+    return {"text_source": source, "ocr_confidence": round(sum(read) / len(read), 4)}
 
 
 class ChunkStage(Stage):
@@ -309,11 +321,15 @@ class ChunkStage(Stage):
         return chunk_fingerprint(self.settings, INGEST_FINGERPRINT)
 
     def pending(self, ctx: BuildContext) -> list[dict[str, Any]]:
-        where = f"fingerprint = '{ctx.fp(self.name)}' AND " + store.sql_in("doc_id", ctx.doc_ids)
-        done = set(store.read(ctx.db_uri, "chunks", where=where, columns=["doc_id"])["doc_id"])
-        docs = store.read(ctx.db_uri, "documents", columns=["doc_id", "source"],
-                          where=store.sql_in("doc_id", [d for d in ctx.doc_ids if d not in done]))
-        return docs.sort("doc_id").to_dicts()
+        """Documents without chunks cut from their current row: a document's fingerprint
+        differs from the stage's when OCR read some of its pages (``tasks.ingest``)."""
+        where = store.sql_in("doc_id", ctx.doc_ids)
+        done = set(store.read(ctx.db_uri, "chunks", where=where,
+                              columns=["doc_id", "fingerprint"]).iter_rows())
+        docs = store.read(ctx.db_uri, "documents", columns=["doc_id", "source", "fingerprint"],
+                          where=where).sort("doc_id").to_dicts()
+        return [{"doc_id": d["doc_id"], "source": d["source"]} for d in docs
+                if (d["doc_id"], chunk_fingerprint(self.settings, d["fingerprint"])) not in done]
 
     def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
         made = [chunk_document(i["doc_id"], ctx.db_uri, self.settings)["chunks"] for i in items]

@@ -107,12 +107,14 @@ def skipped_chunks_section(summary: dict[str, dict[str, Any]]) -> str:
 
 def documents_section(documents: list[dict[str, Any]], samples: dict[str, int]) -> str:
     """Markdown table of the build's documents: samples, pages, hidden text and flags."""
-    lines = ["| file | doc_id | pages | samples | hidden text spans | flags |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| file | doc_id | pages | OCR'd pages (mean confidence) | samples | "
+             "hidden text spans | flags |", "|---|---|---|---|---|---|---|"]
     for d in documents:
         flags = ", ".join(f["flag"] for f in d["flags"]) or "-"
-        lines.append(f"| {d['source']} | {d['doc_id']} | {d['n_pages']} | "
+        ocr = (f"{d['ocr_pages']} ({d['ocr_confidence']:.2f})" if d.get("ocr_pages") else "-")
+        lines.append(f"| {d['source']} | {d['doc_id']} | {d['n_pages']} | {ocr} | "
                      f"{samples.get(d['source'], 0)} | {d['hidden_spans']} | {flags} |")
+    lines += _ocr_lines(documents)
     hidden = [d for d in documents if d["hidden_sample"]]
     if hidden:
         lines += ["", "Text a reader cannot see (left out of the dataset), a sample per document:"]
@@ -120,6 +122,18 @@ def documents_section(documents: list[dict[str, Any]], samples: dict[str, int]) 
     details = [f"- {d['source']}: {f['flag']}: {f['detail']}" for d in documents
                for f in d["flags"]]
     return "\n".join(lines + ([""] + details if details else []))
+
+
+def _ocr_lines(documents: list[dict[str, Any]]) -> list[str]:
+    """The OCR sentence under the documents table, and the pages each document left out."""
+    pages = sum(d.get("ocr_pages", 0) for d in documents)
+    out = []
+    if pages:
+        mean = sum(d["ocr_pages"] * d["ocr_confidence"] for d in documents) / pages
+        out += ["", f"{pages} page(s) had no usable text layer and were read by OCR (mean "
+                f"confidence {mean:.2f}); samples from them carry `ocr: true` in samples.jsonl."]
+    notes = [f"- {d['source']}: {d['notes']}" for d in documents if d.get("notes")]
+    return out + (["", "Pages left out of parsed documents:"] + notes if notes else [])
 
 
 def _sample_notes(dist: dict[str, Any]) -> list[str]:

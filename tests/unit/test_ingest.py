@@ -117,9 +117,10 @@ def test_pages_without_text_layer_are_noted(tmp_path):
     doc.new_page(width=300, height=400).insert_image(pymupdf.Rect(0, 0, 300, 400), pixmap=pix)
     doc.saveIncr()
     doc.close()
-    parsed = parse_document(path)
+    parsed = parse_document(path)  # OCR off (parse_document's default): the page is noted
     assert parsed.notes == [f"pages {parsed.n_pages}: no text layer (image only), skipped; "
-                            "OCR the file to include them"]
+                            "turn OCR on (SFTFORGE_OCR__ENABLED=true, or enabled = true under "
+                            "[ocr] in sftforge.toml) to include them"]
 
 
 def test_two_columns_read_column_by_column():
