@@ -35,6 +35,9 @@ _ZH_QUAL = r"(?:你的|您的|之前|以上|上面|上述|前面|先前|此前|�
 _ZH_NOUN = (r"(?:指令|指示|提示词?|系统提示|设定|规则|对话|约束|限制|规定|要求|说明|评分标准|"
             r"评估标准|评价标准|标准|安全策略|策略)")
 _ZH_SELF = r"(?:指令|指示|提示词|系统提示|评分标准|评估标准|设定)"  # a model's own: no qualifier
+# Only a model has these, so a verb on them needs no qualifier ("请忽略评分标准"); 指令 alone
+# may be a CPU's ("处理器忽略指令前缀"), so it is not among them.
+_ZH_BARE = r"(?:提示词|系统提示|评分标准|评估标准|评价标准)"
 _ZH_OBJ = (rf"(?:{_ZH_QUAL}(?:的)?(?:所有|全部|一切|任何|其他)?(?:的)?{_ZH_NOUN}"
            rf"|(?:你|您)?(?:之前|此前|先前|以前|刚才)(?:收到|得到|接收到?|获得|被告知)的(?:所有|全部|一切)?"
            rf"(?:的)?{_ZH_NOUN}"
@@ -50,7 +53,7 @@ DIRECTIVE: dict[str, str] = {
         rf"|\byour\s+(?:new|only|real|next|true)\s+(?:task|job|goal|mission|instructions?|purpose)"
         rf"\s+(?:is|are|will\s+be)\s+to\b(?=[^.!?\n]{{0,160}}\b(?:this\s+(?:document|page|text|"
         rf"paper|file|author)|AI|assistant|model|prompt|training\s+data|output|reply|respond))"
-        rf"|{_ZH_VERB}(?:掉)?{_ZH_OBJ}"
+        rf"|{_ZH_VERB}(?:掉)?(?:{_ZH_OBJ}|{_ZH_BARE})"
         rf"|(?:把|将)?{_ZH_OBJ}(?:都|全部|全都|统统|一律)?(?:给)?(?:忽略|无视|忘掉|忘记|抛开|丢掉|作废|废除|取消)"
         rf"|{_ZH_OBJ}(?:全部|都|一律|已经|已)?(?:无效|作废|失效|被取消|取消了|不再适用|不再有效)"
         rf"|你的新(?:任务|工作|目标|指令)(?:是|为)(?=[^。！？\n]{{0,60}}(?:这份文档|本文|此文|这段|作者|"
