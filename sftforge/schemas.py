@@ -100,6 +100,12 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("relevance", I), ("completeness", I), ("overall", F), ("reason", S),
         ("injection_suspected", B), ("model", S), ("fingerprint", S),
     ])),
+    # verify: P(yes) of each yes/no check per sample text and verifier fingerprint (None: not
+    # asked); method: "logprobs" or "reply"; thresholds are applied elsewhere.
+    "verifications": ("verification_id", pa.schema([
+        ("verification_id", S), ("sample_id", S), ("supported", F), ("answers", F),
+        ("self_contained", F), ("method", S), ("model", S), ("fingerprint", S),
+    ])),
     # selection: per build, whether each candidate sample is kept, and which stage dropped it.
     "selection": ("selection_id", pa.schema([
         ("selection_id", S), ("run_id", S), ("sample_id", S), ("doc_id", S), ("stage", S),

@@ -29,6 +29,7 @@ from sftforge.llm.cache import CachedReply, RequestCache, request_key, run_usage
 from sftforge.llm.costs import Budget
 from sftforge.llm.limits import limiter_for, request_tokens
 from sftforge.llm.structured import parse_json, response_format, split_reasoning, with_instruction
+from sftforge.llm.yes_no import TOP_LOGPROBS, yes_no_value
 from sftforge.settings import ResolvedEndpoint
 
 __all__ = ["LLMGateway", "LLMJob", "LLMResult", "run_usage"]
@@ -51,7 +52,9 @@ class LLMJob:
 
     ``schema=None`` asks for free text (Markdown answers of a teacher model): no JSON
     instruction, no ``response_format``; the reply text, reasoning split off, becomes the value
-    ``{"text": reply}``.
+    ``{"text": reply}``. ``yes_no=True`` asks for one token with its log-probabilities at
+    temperature 0; the value is ``{"p_yes": P(yes), "method": "logprobs" | "reply"}``
+    (``sftforge.llm.yes_no``; "reply" where the endpoint returns no log-probabilities).
     """
 
     item_id: str
@@ -59,6 +62,7 @@ class LLMJob:
     schema: type[pydantic.BaseModel] | None
     max_tokens: int | None = None
     temperature: float | None = None
+    yes_no: bool = False
 
 
 @dataclass
@@ -172,6 +176,10 @@ class LLMGateway:
     def build_request(self, job: LLMJob) -> dict[str, Any]:
         """The chat-completions request body for ``job`` (also what the cache key hashes)."""
         ep = self.endpoint
+        if job.yes_no:  # one token, greedy, with the alternatives it was chosen from
+            return {"model": ep.model, "messages": [dict(m) for m in job.messages],
+                    "temperature": 0.0, "max_tokens": 1, "logprobs": True,
+                    "top_logprobs": TOP_LOGPROBS}
         body: dict[str, Any] = {
             "model": ep.model,
             "messages": with_instruction(job.messages, job.schema),
@@ -209,6 +217,8 @@ class LLMGateway:
     async def _complete(self, job: LLMJob, body: dict[str, Any]) -> LLMResult:
         state = self._state()
         reply = await self._post(state, body, job.item_id)
+        if job.yes_no:
+            return await self._yes_no(state, body, job.item_id, reply)
         out, attempts = self._judge(reply, job.schema, body["max_tokens"]), reply.attempts
         if out.reask:
             messages = [*body["messages"], {"role": "assistant", "content": out.raw},
@@ -221,6 +231,24 @@ class LLMGateway:
         raw = self._scrub(out.raw)[:_RAW_KEEP]
         return LLMResult(job.item_id, out.value, out.reasoning, raw, out.error, attempts, False,
                          out.tokens[0], out.tokens[1])
+
+    async def _yes_no(self, state: tuple, body: dict[str, Any], item_id: str,
+                      reply: _Try) -> LLMResult:
+        """A yes/no job's result; an endpoint that refuses the ``logprobs`` fields (HTTP 400
+        naming them) is asked once more without them, for the one-word reply."""
+        attempts, tokens = reply.attempts, reply.tokens
+        if reply.status == 400 and "logprob" in (reply.reason + reply.raw).lower():
+            plain = {k: v for k, v in body.items() if k not in ("logprobs", "top_logprobs")}
+            reply = await self._post(state, plain, item_id)
+            attempts += reply.attempts
+            tokens = (tokens[0] + reply.tokens[0], tokens[1] + reply.tokens[1])
+        choices = getattr(reply.response, "choices", None)
+        value, error, raw = None, reply.reason or "empty response: no choices", reply.raw
+        if choices:
+            raw = choices[0].message.content or ""
+            value, error = yes_no_value(choices[0])
+        return LLMResult(item_id, value, "", self._scrub(raw)[:_RAW_KEEP], error, attempts,
+                         False, tokens[0], tokens[1])
 
     def _judge(self, reply: _Try, schema: type[pydantic.BaseModel] | None,
                max_tokens: int) -> _Outcome:
@@ -351,6 +379,37 @@ class LLMGateway:
             return asyncio.run(self._run_all(jobs, on_result))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sftforge-llm") as pool:
             return pool.submit(lambda: asyncio.run(self._run_all(jobs, on_result))).result()
+
+    def run_groups(self, groups: list[list[LLMJob]], parallel: int,
+                   on_result: OnResult | None = None) -> list[list[LLMResult]]:
+        """Run each group's jobs one after another (a server's prompt cache keeps the prefix
+        they share), at most ``parallel`` groups at once; results in group and job order."""
+        async def all_groups() -> list[list[LLMResult]]:
+            gate = asyncio.Semaphore(max(1, parallel))
+
+            async def group(jobs: list[LLMJob]) -> list[LLMResult]:
+                async with gate:
+                    return [await self._one(job, on_result) for job in jobs]
+            try:
+                return list(await asyncio.gather(*(group(g) for g in groups)))
+            finally:
+                await self.aclose()
+        return self._in_loop(all_groups) if groups else []
+
+    def _in_loop(self, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Run the coroutine ``make()`` to its end, also from inside a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(make())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sftforge-llm") as pool:
+            return pool.submit(lambda: asyncio.run(make())).result()
+
+    async def _one(self, job: LLMJob, on_result: OnResult | None) -> LLMResult:
+        result = await self.acomplete(job)
+        if on_result is not None:
+            on_result(result)
+        return result
 
     async def _run_all(self, jobs: list[LLMJob], on_result: OnResult | None) -> list[LLMResult]:
         async def one(job: LLMJob) -> LLMResult:
