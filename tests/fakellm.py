@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from tests import fakellm_realism as realism
 from tests import fakellm_tree
+from tests import fakellm_verify
 from tests.fakellm_values import _last_user, _text_of, default_content, schema_of_request
 
 __all__ = ["FAULT_KINDS", "FakeLLM", "default_content", "schema_of_request"]
@@ -36,6 +37,7 @@ FAULT_KINDS = {
     *realism.ANSWER_FAULTS, *realism.SCHEMA_FAULTS, "json_in_prose", "repetition",
     "error_body", "html_502", "reset",
     "error_body_key",  # a 200 whose error body echoes the presented key (secret audits)
+    *fakellm_verify.VERIFY_FAULTS,  # yes/no verifier replies (tests/fakellm_verify.py)
 }
 _HTTP_FAULTS = {"429": 429, "500": 500, "400": 400, "401": 401}
 
@@ -205,12 +207,24 @@ class FakeLLM:
             key = auth.removeprefix("Bearer ")
             return 200, {}, {"error": {"message": f"Quota exceeded for API key {key}",
                                        "type": "insufficient_quota", "code": 429}}
+        if fakellm_verify.is_verify_request(body) and not self.responder:
+            return self._verify(body, kind)
         reply = self._reply(body, kind)
         _apply_content_fault(kind, reply, body)
         if self.reasoning:
             think = "<think>Reading the request step by step.</think>"
             reply["content"] = f"{think}\n{reply['content']}"
         return 200, {}, self._completion(body, reply)
+
+    def _verify(self, body: dict[str, Any], kind: str) -> tuple[int, dict[str, str], dict]:
+        """A yes/no verifier answer: one token, with its log-probabilities when asked."""
+        if kind == "reject_logprobs" and body.get("logprobs"):
+            return 400, {}, {"error": {"message": "logprobs is not supported by this model",
+                                       "type": "invalid_request_error"}}
+        content, logprobs = fakellm_verify.reply(body, kind)
+        completion = self._completion(body, {"content": content, "finish_reason": "length"})
+        completion["choices"][0]["logprobs"] = logprobs
+        return 200, {}, completion
 
     @staticmethod
     def _http_fault(kind: str, fault: _Fault, auth: str) -> tuple[int, dict[str, str], dict]:
