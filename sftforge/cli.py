@@ -185,11 +185,13 @@ from sftforge.cli_review import register as register_review  # noqa: E402  (revi
 from sftforge.cli_tools import register as register_tools  # noqa: E402  (check, convert)
 from sftforge.cli_ops import register as register_ops  # noqa: E402  (export, diff)
 from sftforge.cli_watch import register as register_watch  # noqa: E402  (watch)
+from sftforge.cli_verify import register as register_verify  # noqa: E402  (verify)
 
 register_tools(app)
 register_review(app)
 register_ops(app)
 register_watch(app)
+register_verify(app)
 
 
 if __name__ == "__main__":
