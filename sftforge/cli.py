@@ -64,12 +64,28 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"estimated LLM cost this build: ${summary['cost_usd']:.4f}")
     for q in summary["quarantined"]:
         console.print(f"[yellow]warning: quarantined {q['path']}: {q['reason']}[/yellow]")
+    _print_verify_check(summary.get("verify_self_check"))
     _print_judge_check(summary.get("judge_self_check"))
     if "gate" in summary:
         console.print(f"release gate: {summary['gate']['summary']}")
     for warning in summary.get("split_warnings", []):
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     console.print(f"[green]release written to {summary['release_dir']}[/green]")
+
+
+def _print_verify_check(check: dict[str, Any] | None) -> None:
+    """The verifier self-check: caught per group, a warning per missed target."""
+    if not check or not check.get("pairs"):
+        return
+    rates = check["rates"]
+    line = ("verifier self-check: " + ", ".join(
+        f"{name.replace('_', ' ')} {'n/a' if rates[name] is None else f'{rates[name]:.0%}'}"
+        for name in ("gross", "subtle", "faithful_dropped")) + f" of {check['pairs']} planted pairs")
+    if check["missed_targets"]:
+        console.print(f"[yellow]warning: {line}: misses {', '.join(check['missed_targets'])} "
+                      "target (see the card's Verifier self-check)[/yellow]")
+    else:
+        console.print(line)
 
 
 def _print_judge_check(check: dict[str, Any] | None) -> None:

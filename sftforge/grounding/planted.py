@@ -69,13 +69,20 @@ def spread(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for p in pairs:
         by_kind.setdefault(p["kind"], []).append(p)
     kinds = sorted(by_kind, key=lambda k: (k == "faithful", k))
-    # Kinds alternate which language comes first, so a prefix holds both languages.
-    queues = [sorted(by_kind[k], key=lambda p: (p["lang"] == "en") == bool(i % 2))
-              for i, k in enumerate(kinds)]
+    # Within a kind the languages alternate, and kinds alternate which language comes first,
+    # so a prefix holds both languages.
+    queues = [_interleave(by_kind[k], "zh" if i % 2 else "en") for i, k in enumerate(kinds)]
     out = []
     for r in range(max(len(q) for q in queues)):
         out += [q[r] for q in queues if r < len(q)]
     return out
+
+
+def _interleave(pairs: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
+    """``pairs`` with languages alternating, ``first`` language first, file order kept."""
+    langs = sorted({p["lang"] for p in pairs}, key=lambda lang: lang != first)
+    queues = [[p for p in pairs if p["lang"] == lang] for lang in langs]
+    return [q[r] for r in range(max(map(len, queues))) for q in queues if r < len(q)]
 
 
 def planted_samples(n: int | None = None) -> list[dict[str, Any]]:

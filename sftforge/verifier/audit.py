@@ -47,9 +47,10 @@ def normalize(raw: dict[str, Any], where: str, n: int) -> dict[str, Any]:
         raise AuditInputError(f"{where} row {n} (id {row['id']}): label {label!r} is not "
                               "'keep' or 'drop'")
     cites = raw.get("citations")
-    if cites is not None and not (isinstance(cites, list) and all(isinstance(c, str) for c in cites)):
+    if cites is not None and not (isinstance(cites, list)
+                                  and all(isinstance(c, (str, dict)) for c in cites)):
         raise AuditInputError(f"{where} row {n} (id {row['id']}): citations must be a list of "
-                              "strings")
+                              "quotes (strings or {\"quote\": ...} objects)")
     heading = raw.get("heading_path")
     if isinstance(heading, str):
         heading = [h.strip() for h in heading.split(">") if h.strip()]

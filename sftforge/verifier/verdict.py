@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from sftforge.cleaning.source_refs import refers_to_source
 from sftforge.verifier.settings import FAILED, REASONS, VerifySettings
+
+LEANS_ON_SOURCE = "leans_on_source"
 
 # rule_reasons(question, answer, *, source, citations, heading_path) -> [reason]
 Rules = Callable[..., list[str]]
@@ -40,6 +43,11 @@ def default_rules() -> Rules:
 
 def rules_of(row: dict[str, Any], rules: Rules) -> list[str]:
     """``rules`` applied to one row (``source``, ``question``, ``answer``, optional
-    ``citations`` and ``heading_path``)."""
-    return list(rules(row["question"], row["answer"], source=row["source"],
-                      citations=row.get("citations"), heading_path=row.get("heading_path")))
+    ``citations`` and ``heading_path``), then ``leans_on_source`` for an answer that points at
+    "the passage" / "原文" (a trainee's user never sees it; the build's answer hygiene cuts
+    such sentences, an audited dataset still has them)."""
+    reasons = list(rules(row["question"], row["answer"], source=row["source"],
+                         citations=row.get("citations"), heading_path=row.get("heading_path")))
+    if refers_to_source(row["answer"]):
+        reasons.append(LEANS_ON_SOURCE)
+    return reasons
