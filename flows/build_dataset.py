@@ -3,7 +3,8 @@
     ingest:   ingest -> chunk -> select_chunks
     generate: domain_tree -> ga_pairs -> questions -> tag_nodes -> answers
               (per-chunk mode: domain_tree -> qa_pairs -> tag_nodes, one request per chunk)
-    curate:   candidates -> clean -> grounding -> judge -> thresholds -> dedup -> review
+    curate:   candidates -> clean -> grounding -> verify -> verify_select (embedded model) |
+              judge -> thresholds (other endpoints; `scoring` picks) -> dedup -> review
               -> balance -> dialogues -> rejected -> judge_rejected -> pairs (DPO)
     publish:  split -> release -> export -> card -> gate -> publish
 
@@ -53,6 +54,7 @@ from tasks.balance import BalanceStage
 from tasks.domain_tree import DomainTreeStage
 from tasks.ga_pairs import GAPairsStage
 from tasks.tag_nodes import TagNodesStage
+from tasks.verify import VerifySelectStage, VerifyStage
 
 __all__ = ["BuildParams", "build_dataset"]
 
@@ -67,13 +69,28 @@ def discover(input_path: str) -> list[str]:
     return sorted(str(p) for p in root.rglob("*") if p.is_file() and supported(p))
 
 
-def stages_of(params: BuildParams, paths: list[str], embedded: bool) -> dict[str, list[Stage]]:
+def scorers(params: BuildParams, judge_embedded: bool) -> tuple[str, ...]:
+    """The LLM checks of a build: ``verifier`` and/or ``judge`` (none when switched off)."""
+    if not params.judge_enabled:
+        return ()
+    mode = params.scoring
+    if mode == "auto":  # a 1.5B model's 1-10 scores miss what its yes/no probabilities see
+        mode = "verifier" if judge_embedded else "judge"
+    return ("verifier", "judge") if mode == "both" else (mode,)
+
+
+def stages_of(params: BuildParams, paths: list[str], embedded: bool,
+              judge_embedded: bool | None = None) -> dict[str, list[Stage]]:
     """The stages of each subflow, configured from the build parameters (``embedded``: the
-    question role runs on the embedded CPU model)."""
+    question role runs on the embedded CPU model; ``judge_embedded``: the judge role does,
+    default the same)."""
     per_chunk = resolve_mode(params.generation, embedded) == "per_chunk"
+    checks = scorers(params, embedded if judge_embedded is None else judge_embedded)
     curate = [CandidatesStage(), CleanStage(settings=params.clean),
               GroundingStage(settings=params.grounding)]
-    if params.judge_enabled:
+    if "verifier" in checks:  # cheap checks first: the judge only sees what they kept
+        curate += [VerifyStage(settings=params.verify), VerifySelectStage(settings=params.verify)]
+    if "judge" in checks:
         judge = ChunkJudgeStage if per_chunk else JudgeStage
         curate += [judge(settings=params.judge), ThresholdsStage(settings=params.judge)]
     generate = [QAPairsStage(settings=params.questions, plan=params.plan)] if per_chunk else [
@@ -88,7 +105,7 @@ def stages_of(params: BuildParams, paths: list[str], embedded: bool) -> dict[str
         "curate": [*curate, DedupStage(settings=params.dedup), ReviewStage(),
                    *([BalanceStage(settings=params.balance)] if params.balance.enabled else []),
                    DialoguesStage(settings=params.dialogues),
-                   *(preference_stages(params.preferences) if params.judge_enabled else [])],
+                   *(preference_stages(params.preferences) if "judge" in checks else [])],
         "publish": [SplitStage(settings=params.split)],
     }
 
@@ -98,7 +115,8 @@ def plan_build(params: BuildParams, settings: Settings, run_id: str,
     """The build's context (every stage's fingerprint computed once) and its stages."""
     ctx = BuildContext(db_uri=settings.db_uri, home=str(settings.home), run_id=run_id,
                        endpoints=endpoints, error_budget=settings.error_budget)
-    stages = stages_of(params, discover(params.input_path), endpoints["question"].embedded)
+    stages = stages_of(params, discover(params.input_path), endpoints["question"].embedded,
+                       endpoints["judge"].embedded)
     return plan(ctx, [s for group in stages.values() for s in group]), stages
 
 

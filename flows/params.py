@@ -8,10 +8,13 @@ in the process that runs the build. Endpoints and API keys are never parameters.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from sftforge.cleaning.rules import CleanSettings
 from sftforge.settings import ChunkSettings, QuestionSettings, SftforgeSources
+from sftforge.verifier.settings import VerifySettings
 from tasks.answers import AnswerSettings
 from tasks.dedup import DedupSettings
 from tasks.dialogues import DialogueSettings
@@ -48,7 +51,12 @@ class BuildParams(SftforgeSources):
     clean: CleanSettings = Field(default_factory=CleanSettings)
     grounding: GroundingSettings = Field(default_factory=GroundingSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
-    judge_enabled: bool = Field(True, description="Score samples with the LLM judge")
+    judge_enabled: bool = Field(True, description="Check samples with an LLM (verifier and/or "
+                                "judge, see `scoring`); off: no LLM check at all")
+    scoring: Literal["auto", "verifier", "judge", "both"] = Field("auto", description=(
+        "Which LLM check runs: the verifier's yes/no checks, the 1-10 judge, or both; auto = "
+        "the verifier when the judge role is the embedded model, else the judge"))
+    verify: VerifySettings = Field(default_factory=VerifySettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     dialogues: DialogueSettings = Field(default_factory=DialogueSettings)
     preferences: PreferenceSettings = Field(default_factory=PreferenceSettings)

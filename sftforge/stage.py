@@ -321,12 +321,21 @@ class LLMStage(Stage):
         return LLMJob(item_id=row[self.key], messages=self.format_input(row),
                       schema=self.schema_for(row), temperature=self.temperature)
 
+    def calls(self, items: list[dict[str, Any]]) -> int:
+        """LLM calls ``items`` take (one each by default)."""
+        return len(items)
+
+    def ask(self, gateway: LLMGateway, items: list[dict[str, Any]],
+            advance: Any) -> list[LLMResult]:
+        """One result per item, in item order (default: one job per item); ``advance(1)``
+        after each item."""
+        return gateway.run([self.job(r) for r in items], on_result=lambda _r: advance(1))
+
     def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
         """Ask the LLM for every item; write the rows; ledger failures, clear successes."""
         gateway = self.gateway(ctx)
-        jobs = [self.job(r) for r in items]
-        with progress.track(f"{self.name} ({len(jobs)} LLM calls)", len(jobs)) as advance:
-            results = gateway.run(jobs, on_result=lambda _r: advance(1))
+        with progress.track(f"{self.name} ({self.calls(items)} LLM calls)", len(items)) as advance:
+            results = self.ask(gateway, items, advance)
         # format_output builds ids from the fingerprint and records the model: rows carry both.
         fp, model = ctx.fp(self.name), ctx.endpoints[self.role].model
         by_id = {r[self.key]: {**r, "output_fingerprint": fp, "output_model": model}

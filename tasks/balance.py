@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from sftforge import store
 from sftforge.stage import BuildContext, CurationStage
-from tasks.judge import scores_for
+from tasks.judge import rank_scores
 from tasks.tag_nodes import current_tags
 
 Cell = tuple[str, str, str]  # (domain node, qtype, difficulty)
@@ -92,7 +92,8 @@ class BalanceStage(CurationStage):
     ``selection`` drops ``over_quota``, lowest judge score first within a cell."""
 
     name: ClassVar[str] = "balance"
-    reads: ClassVar[tuple[str, ...]] = ("selection", "samples", "question_nodes", "judgements")
+    reads: ClassVar[tuple[str, ...]] = ("selection", "samples", "question_nodes", "judgements",
+                                        "verifications")
     writes: ClassVar[str] = "selection"
     settings: BalanceSettings = Field(default_factory=BalanceSettings)
 
@@ -105,12 +106,11 @@ class BalanceStage(CurationStage):
             by_cell.setdefault(cells.get(sid, ("", "", "")), []).append(sid)
         quota = quotas({c: len(v) for c, v in by_cell.items()}, self.settings.weights,
                        self.settings.max_share_ratio, self.settings.min_keep_fraction)
-        scores = scores_for(ctx.db_uri, sample_ids, ctx.fp("judge")) \
-            if "judge" in ctx.fingerprints else {}
+        scores = rank_scores(ctx, sample_ids)
         drops: dict[str, str] = {}
         for cell, ids in by_cell.items():
             # best first: highest overall score, then the id for a stable order
-            ranked = sorted(ids, key=lambda s: (-(scores.get(s) or {}).get("overall", 0.0), s))
+            ranked = sorted(ids, key=lambda s: (-scores.get(s, 0.0), s))
             drops.update({sid: REASON for sid in ranked[quota[cell]:]})
         return drops
 

@@ -36,6 +36,7 @@ from sftforge.settings import ResolvedEndpoint
 from sftforge.stage import BuildContext, with_llm_started
 from sftforge.verifier.selfcheck import self_check_for
 from sftforge.verifier.settings import VerifySettings
+from sftforge.verifier.store import checks_for
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.dialogues import turns_for
 from tasks.export import ExportSettings
@@ -59,17 +60,24 @@ def _by_id(db_uri: str, table: str, ids: list[str], where: str | None = None) ->
     return {r["sample_id"]: r for r in store.read(db_uri, table, where=cond).to_dicts()}
 
 
-def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None) -> list[dict]:
-    """One export row per selected sample: cleaned text, provenance, split, cluster, scores."""
+def release_samples(db_uri: str, sample_ids: list[str], judge_fp: str | None,
+                    verify_fp: str | None = None) -> list[dict]:
+    """One export row per selected sample: cleaned text, provenance, split, cluster, the
+    judge's scores and the verifier's checks (each when it ran)."""
     base = _by_id(db_uri, "samples", sample_ids)
     clean = _by_id(db_uri, "clean_samples", sample_ids)
     splits = _by_id(db_uri, "splits", sample_ids)
     scores = scores_for(db_uri, sample_ids, judge_fp) if judge_fp else {}
+    checks = checks_for(db_uri, sample_ids, verify_fp) if verify_fp else {}
     grounded = grounding_scores(db_uri, judge_inputs(db_uri, sample_ids))
     nodes = current_tags(db_uri, [s["question_id"] for s in base.values()])
-    return [release_row(base[sid], clean.get(sid, {}), splits.get(sid, {}), scores.get(sid),
+    rows = [release_row(base[sid], clean.get(sid, {}), splits.get(sid, {}), scores.get(sid),
                         grounded.get(sid), nodes.get(base[sid]["question_id"], ""))
             for sid in sorted(sample_ids)]
+    for row in rows:
+        if row["sample_id"] in checks:  # {check: P(yes)} of the verifier
+            row["checks"] = {k: round(v, 4) for k, v in checks[row["sample_id"]].items()}
+    return rows
 
 
 def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
@@ -149,6 +157,8 @@ def build_counts(ctx: BuildContext, exported: int) -> dict[str, int]:
                                  f"fingerprint = '{ctx.fp('questions')}' AND {docs}"),
         "samples": len(samples),
     }
+    if "verify" in ctx.fingerprints:
+        counts["verified"] = len(checks_for(ctx.db_uri, samples, ctx.fp("verify")))
     if "judge" in ctx.fingerprints:
         counts["judged"] = len(scores_for(ctx.db_uri, samples, ctx.fp("judge")))
     return {**counts, "exported": exported}
@@ -214,7 +224,8 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
 
 
 # Tables the release rows are made from (a re-export reads them at the release's tag).
-RELEASE_TABLES = ("samples", "clean_samples", "splits", "judgements", "selection", "chunks",
+RELEASE_TABLES = ("samples", "clean_samples", "splits", "judgements", "verifications",
+                  "selection", "chunks",
                   "groundings", "question_nodes", "reviews", "dialogues", "preference_pairs")
 
 
@@ -222,7 +233,8 @@ def release_rows(db_uri: str, run_id: str, fingerprints: dict[str, str]) -> list
     """The export rows of build ``run_id``: its kept samples (``release_samples``) with the
     reviewers' edits, multi-turn follow-ups and DPO pairs it kept."""
     sample_ids = selection.kept(db_uri, run_id)
-    samples = release_samples(db_uri, sample_ids, fingerprints.get("judge"))
+    samples = release_samples(db_uri, sample_ids, fingerprints.get("judge"),
+                              fingerprints.get("verify"))
     # Reviewers' edits replace the text (marked human_edited); their rejects were dropped by
     # the review stage already.
     samples, _ = apply_reviews(samples, review_verdicts(db_uri))

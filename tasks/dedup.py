@@ -40,7 +40,7 @@ from sftforge.embedding.near_dup import (  # noqa: F401 (exact_pairs is part of 
 )
 from sftforge.schemas import schema_of
 from sftforge.stage import BuildContext, CurationStage, StageStats
-from tasks.judge import scores_for
+from tasks.judge import rank_scores
 
 log = logging.getLogger(__name__)
 
@@ -399,15 +399,14 @@ class DedupStage(CurationStage):
     """
 
     name: ClassVar[str] = "dedup"
-    reads: ClassVar[tuple[str, ...]] = ("clean_samples", "judgements", "selection")
+    reads: ClassVar[tuple[str, ...]] = ("clean_samples", "judgements", "verifications",
+                                        "selection")
     writes: ClassVar[str] = "dedup_clusters"
     settings: DedupSettings = Field(default_factory=DedupSettings)
 
     def select(self, ctx: BuildContext) -> StageStats:
         ids = self.candidates(ctx)
-        judge_fp = ctx.fingerprints.get("judge")
-        scores = {s: r["overall"] for s, r in scores_for(ctx.db_uri, ids, judge_fp).items()} \
-            if judge_fp else {}
+        scores = rank_scores(ctx, ids)  # the judge's overall, or the verifier's weakest check
         stats = dedup_samples(ctx.db_uri, ids, self.settings, scores,
                               with_earlier=False) if ids else {}
         drops = drop_reasons(ctx.db_uri, ids) if ids else {}

@@ -36,7 +36,7 @@ DATASET_PREFIX = "sftforge_"
 INFO_FILE = "dataset_info.json"
 SAMPLES_FILE = "samples.jsonl"
 CONTRACT_COLUMNS = ("sample_id", "doc_id", "source", "page", "question", "answer", "cot")
-OPTIONAL_COLUMNS = ("split", "cluster_id", "scores")
+OPTIONAL_COLUMNS = ("split", "cluster_id", "scores", "checks")
 # Every trainer file this module may write; anything matching it that the current export did
 # not write is stale (e.g. ``alpaca.jsonl`` left over from before splits existed) and removed.
 TRAINER_FILE = re.compile(r"^(alpaca|sharegpt|openai)(_(train|val|test))?(_nocot)?\.jsonl?$")

@@ -19,8 +19,10 @@ from sftforge.cleaning.injection import INJECTION, suspected_injection  # noqa: 
 from sftforge.grounding.planted import catch_rate, planted_samples
 from sftforge.ids import child_id, sha256_text
 from sftforge.llm.prompting import render
+from sftforge.sample_pairs import pair_inputs as judge_inputs  # the judge's (and others') rows
 from sftforge.settings import EndpointSpec
 from sftforge.stage import BuildContext, CurationStage, LLMStage
+from sftforge.verifier.store import checks_for, quality
 
 DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness")
 
@@ -58,23 +60,6 @@ def judgement_id(sample: dict[str, Any], fp: str) -> str:
     return child_id(sample["sample_id"], fp, text_sha)
 
 
-
-
-def judge_inputs(db_uri: str, sample_ids: list[str]) -> list[dict[str, Any]]:
-    """Cleaned kept samples (sample_id, question, answer, ...) joined with their source chunk
-    (``doc_id``, ``chunk_id``, ``text``), sorted by chunk then sample id: requests about one
-    passage go back to back, so a server's prompt cache reuses the passage."""
-    if not sample_ids:
-        return []
-    clean = store.read(db_uri, "clean_samples", where=store.sql_in("sample_id", sample_ids))
-    clean = clean.filter(clean["kept"])
-    links = store.read(db_uri, "samples", where=store.sql_in("sample_id", sample_ids),
-                       columns=["sample_id", "chunk_id", "doc_id"])
-    chunk_ids = links["chunk_id"].unique().to_list()
-    chunks = store.read(db_uri, "chunks", where=store.sql_in("chunk_id", chunk_ids),
-                        columns=["chunk_id", "text"])
-    frame = clean.drop("fingerprint").join(links, on="sample_id").join(chunks, on="chunk_id")
-    return frame.sort(["chunk_id", "sample_id"]).to_dicts()
 
 
 def scores_for(db_uri: str, sample_ids: list[str], fp: str) -> dict[str, dict]:
@@ -191,3 +176,15 @@ class ThresholdsStage(CurationStage):
             if not ok:
                 out[sid] = reason
         return out
+
+
+def rank_scores(ctx: BuildContext, sample_ids: list[str]) -> dict[str, float]:
+    """sample_id -> a 0-10 quality to rank samples by (dedup's best item, balance): the
+    judge's overall when the judge ran in this build, else 10 x the verifier's weakest check."""
+    if "judge" in ctx.fingerprints:
+        scores = scores_for(ctx.db_uri, sample_ids, ctx.fp("judge"))
+        return {sid: row["overall"] for sid, row in scores.items()}
+    if "verify" in ctx.fingerprints:
+        probs = checks_for(ctx.db_uri, sample_ids, ctx.fp("verify"))
+        return {sid: round(10 * quality(checks), 3) for sid, checks in probs.items()}
+    return {}

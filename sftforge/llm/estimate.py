@@ -70,8 +70,9 @@ def estimate_stage(stage: LLMStage, ctx: BuildContext, predicted_in: int, upstre
     mean_prompt = _mean(prompts) or upstream_prompt
     observed = observed_completion(Path(ctx.home) / "llm_cache", stage.name, spec.model)
     per_call = observed if observed is not None else float(spec.max_tokens)
-    calls = len(pending) + predicted_in
-    prompt_total = int(round(sum(prompts) + predicted_in * mean_prompt))
+    each = stage.calls([{}])  # requests per item (the verifier asks several checks)
+    calls = (len(pending) + predicted_in) * each
+    prompt_total = int(round((sum(prompts) + predicted_in * mean_prompt) * each))
     completion_total = int(round(calls * per_call))
     count = getattr(stage, "count", None)
     makes = sum(count(r) for r in pending) if callable(count) else len(pending)

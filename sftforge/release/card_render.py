@@ -18,7 +18,7 @@ from sftforge.review.card import audit_parts  # noqa: E402
 from sftforge.release.card_extras import extra_sections  # noqa: E402
 from sftforge.release.card_sections import extra_parts, front_matter  # noqa: E402
 
-FUNNEL = ("documents", "chunks", "questions", "samples", "judged", "exported")
+FUNNEL = ("documents", "chunks", "questions", "samples", "verified", "judged", "exported")
 
 
 def _bar(path: Path, title: str, data: dict[str, int | float], horizontal: bool = False) -> str:
