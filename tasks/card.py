@@ -31,11 +31,7 @@ from sftforge.release.general_mix import file_sha
 from sftforge.release.facts import release_facts
 from sftforge.release.report import BuildReport
 from sftforge.release.split_warnings import split_warnings_of
-from sftforge.llm.endpoints import api_key
-from sftforge.settings import ResolvedEndpoint
-from sftforge.stage import BuildContext, with_llm_started
-from sftforge.verifier.selfcheck import self_check_for
-from sftforge.verifier.settings import VerifySettings
+from sftforge.stage import BuildContext
 from sftforge.verifier.store import checks_for
 from tasks.dedup import DedupSettings, calibration_report
 from tasks.dialogues import turns_for
@@ -51,7 +47,6 @@ from tasks.domain_tree import read_nodes
 from tasks.tag_nodes import current_tags
 
 CALIBRATION_CUTOFFS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
-VERIFY_ROLE = "judge"  # the verifier sits in the judge's seat (tasks/verify.py)
 SCORE_KEYS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
 
 
@@ -175,17 +170,6 @@ def build_documents(ctx: BuildContext) -> list[dict[str, Any]]:
             for d in sorted(docs, key=lambda d: order[d["doc_id"]])]
 
 
-def verifier_self_check(ctx: BuildContext, params: dict[str, Any]) -> dict[str, Any]:
-    """The verifier's self-check (planted pairs through its checks + rules, caught per kind)
-    on the build's verifier endpoint; the request cache makes a rebuild's free."""
-    settings = VerifySettings(**params.get("verify", {}))
-    if settings.self_check_pairs == 0:
-        return {}
-    spec = with_llm_started(ctx).endpoints[VERIFY_ROLE]
-    endpoint = ResolvedEndpoint(**spec.model_dump(), api_key=api_key(VERIFY_ROLE))
-    return self_check_for(endpoint, settings, Path(ctx.home) / "llm_cache", ctx.run_id)
-
-
 def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], version: str,
                   export_stats: dict) -> dict:
     """The ``summary.json`` contract: counts per stage, drops, LLM usage, quarantine, splits."""
@@ -195,8 +179,8 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     extra: dict[str, Any] = {}
     if "select_chunks" in ctx.fingerprints:
         extra["skipped_chunks"] = skipped_by_reason(ctx.db_uri, ctx.doc_ids, ctx.fp("select_chunks"))
-    if "verify" in ctx.fingerprints:
-        extra["verify_self_check"] = verifier_self_check(ctx, report.params)
+    if "verify_self_check" in report.stages:  # tasks/verify_self_check.py, while the model ran
+        extra["verify_self_check"] = report.stages["verify_self_check"].extra["self_check"]
     if "judge" in ctx.fingerprints:
         extra["judge_self_check"] = self_check(ctx.db_uri, JudgeSettings(**report.params["judge"]),
                                                ctx.endpoints["judge"], ctx.fp("judge"))

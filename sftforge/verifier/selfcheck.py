@@ -9,7 +9,6 @@ share of faithful controls dropped, the targets and which are missed, and the mi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 from sftforge.grounding.planted import GROSS_KINDS, SUBTLE_KINDS, planted_pairs, spread
@@ -114,19 +113,10 @@ def _pct(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.0%}"
 
 
-def self_check_for(endpoint: Any, settings: VerifySettings, cache_dir: Path,
-                   run_id: str = "") -> dict[str, Any]:
-    """The build's self-check on ``endpoint`` (a ``ResolvedEndpoint``): ``settings.
-    self_check_pairs`` pairs (None: :data:`EMBEDDED_PAIRS` on the embedded model, all
-    elsewhere; 0: none), asked through the request cache under ``cache_dir``."""
-    from sftforge.verifier.run import verify_rows
 
-    n = settings.self_check_pairs
-    if n is None and endpoint.embedded:
-        n = EMBEDDED_PAIRS
-    if n == 0:
-        return {}
-    verify: Verify = lambda rows: verify_rows(  # noqa: E731
-        rows, endpoint, settings.checks, cache_dir=cache_dir, run_id=run_id,
-        stage="verify_self_check")
-    return run_self_check(verify, settings, n)
+def pairs_for(settings: VerifySettings, embedded: bool) -> int | None:
+    """How many planted pairs a build asks: ``settings.self_check_pairs``, or when unset
+    :data:`EMBEDDED_PAIRS` on the embedded model and all (None) elsewhere."""
+    if settings.self_check_pairs is None and embedded:
+        return EMBEDDED_PAIRS
+    return settings.self_check_pairs

@@ -38,10 +38,13 @@ def test_self_check_on_the_card_and_verify_a_release(llm_env, tmp_path: Path) ->
     stored = json.loads((release / "summary.json").read_text("utf-8"))
     assert stored["verify_self_check"]["kinds"] == check["kinds"]
 
+    assert summary["stages"]["verify_self_check"]["llm_requests"] == 18 * 3  # three checks
+
     # A rebuild asks nothing again: the self-check's checks come from the request cache.
     asked = _yes_no(llm_env.log)
-    assert build_dataset(params)["verify_self_check"] == check
-    assert _yes_no(llm_env.log) == asked
+    again = build_dataset(params)
+    assert again["verify_self_check"] == check and _yes_no(llm_env.log) == asked
+    assert again["stages"]["verify_self_check"]["cache_hits"] == 18 * 3
 
     out = tmp_path / "audit.jsonl"
     result = CliRunner().invoke(app, ["verify", str(release), "--out", str(out)])
