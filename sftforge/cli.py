@@ -105,7 +105,8 @@ def build(
     path: Path = typer.Argument(..., help="A document or a folder of documents (PDF, MD, TXT)"),
     out: Path = typer.Option(Path("sftforge-out"), "--out", help="Output folder"),
     home: Optional[Path] = typer.Option(None, help="Data home (default $SFTFORGE_HOME or .sftforge)"),
-    judge: bool = typer.Option(True, help="Score samples with the LLM judge"),
+    judge: bool = typer.Option(True, help="Check samples with an LLM (the verifier on the "
+                               "embedded model, the judge elsewhere)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print pending LLM calls, tokens and "
                                  "cost per stage; send no request"),
 ) -> None:

@@ -45,7 +45,10 @@ def request_key(request: dict[str, Any]) -> str:
     every run and a rotated key must not invalidate paid-for answers.
     """
     fields = ("model", "messages", "temperature", "max_tokens", "response_format")
-    return sha256_text(canonical_json({f: request.get(f) for f in fields}))
+    keyed = {f: request.get(f) for f in fields}
+    # Only when asked (the verifier's yes/no): older keys, which never had them, stay valid.
+    keyed.update({f: request[f] for f in ("logprobs", "top_logprobs") if f in request})
+    return sha256_text(canonical_json(keyed))
 
 
 @dataclass

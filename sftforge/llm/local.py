@@ -330,7 +330,8 @@ class LocalLLM:
             "n_threads": str(self.threads),
             "n_threads_batch": str(self.threads),
             # Logits of every prompt token cost compute and n_ctx x 152k floats of RAM;
-            # only logprobs need them.
+            # the verifier's one-token logprobs come from the last position's
+            # (sftforge.llm.local_logprobs).
             "logits_all": "false",
             "use_mlock": "false",
         }
@@ -393,9 +394,11 @@ def _serve(argv: list[str]) -> None:
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     from llama_cpp.server.__main__ import main  # heavy import, only in the child
 
+    from sftforge.llm import local_logprobs
     from sftforge.llm.grammar_sampling import install
 
     install()  # check the sampled token against the JSON grammar, not the whole vocabulary
+    local_logprobs.install()  # the verifier's one-token logprobs without logits_all
     sys.argv = ["llama_cpp.server", *argv]
     main()
 

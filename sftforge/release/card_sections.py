@@ -117,7 +117,8 @@ def plots_part(target: Path, summary: dict[str, Any],
     parts = ["## Split sizes", _table(["split", "samples"], [[k, v] for k, v in splits.items()])]
     for key, title in (("answer_length", "Answer length (characters)"),
                        ("difficulty", "Difficulty"), ("domain_node", "Domain nodes"),
-                       ("judge_means", "Mean judge score per dimension")):
+                       ("judge_means", "Mean judge score per dimension"),
+                       ("check_means", "Mean verifier P(yes) per check")):
         if dist.get(key):
             parts.append(f"![{key}]({bar(target / f'{key}.png', title, dist[key])})")
     return parts

@@ -61,7 +61,7 @@ def length_bins(samples: list[dict[str, Any]]) -> dict[str, int]:
 
 def extra_distributions(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Plot data the base distributions lack: answer lengths, domain nodes (when present) and
-    the mean of each judge dimension."""
+    the mean of each judge dimension and of each verifier check."""
     out: dict[str, Any] = {"answer_length": length_bins(samples)}
     nodes = Counter(s["domain_node"] for s in samples if s.get("domain_node"))
     if nodes:
@@ -70,6 +70,10 @@ def extra_distributions(samples: list[dict[str, Any]]) -> dict[str, Any]:
     if scored:
         out["judge_means"] = {k: round(sum(s[k] for s in scored) / len(scored), 2)
                               for k in scored[0]}
+    checked = [s["checks"] for s in samples if s.get("checks")]
+    if checked:
+        out["check_means"] = {k: round(sum(c[k] for c in checked) / len(checked), 3)
+                              for k in checked[0]}
     return out
 
 

@@ -114,3 +114,30 @@ def test_thresholds_name_the_first_failed_check() -> None:
         == (True, "")
     assert verdicts({"a": good, "b": {**good, "supported": 0.1}}, ["a", "b", "c"], s) == \
         {"b": "unsupported", "c": "verify_failed"}
+
+
+def test_the_cache_key_tells_a_logprobs_request_from_a_plain_one() -> None:
+    from sftforge.llm.cache import request_key
+
+    plain = {"model": "m", "messages": [{"role": "user", "content": "Is it?"}],
+             "temperature": 0.0, "max_tokens": 1}
+    asked = {**plain, "logprobs": True, "top_logprobs": 10}
+    assert request_key(plain) != request_key(asked) != request_key({**asked, "top_logprobs": 5})
+
+
+@pytest.mark.parametrize("scoring,judge_embedded,expected", [
+    ("auto", True, ["verify", "verify_select"]),
+    ("auto", False, ["judge", "thresholds"]),
+    ("both", False, ["verify", "verify_select", "judge", "thresholds"]),
+    ("judge", True, ["judge", "thresholds"]),
+])
+def test_the_verifier_replaces_the_judge_on_the_embedded_model(
+        scoring: str, judge_embedded: bool, expected: list[str]) -> None:
+    from flows.build_dataset import BuildParams, stages_of
+
+    params = BuildParams(input_path=".", scoring=scoring, generation={"mode": "per_question"})
+    names = [s.name for s in stages_of(params, [], False, judge_embedded)["curate"]]
+    assert [n for n in names if n in ("verify", "verify_select", "judge", "thresholds")] == expected
+    assert ("rejected" in names) == ("judge" in expected)  # DPO pairs need the judge
+    off = BuildParams(input_path=".", judge_enabled=False)
+    assert not {"verify", "judge"} & {s.name for s in stages_of(off, [], False, True)["curate"]}
