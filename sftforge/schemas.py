@@ -79,6 +79,11 @@ TABLES: dict[str, tuple[str, pa.Schema]] = {
         ("sample_id", S), ("question", S), ("answer", S), ("cot", S), ("citations", S),
         ("cot_reason", S), ("kept", B), ("reason", S), ("pii", S), ("fingerprint", S),
         ("trimmed", S),
+        # sample rules and observed labels: flags (JSON list of findings kept, e.g.
+        # heading_citation under "flag"), question_original (the question before its subject
+        # was supplied, "" when not rewritten), qtype/difficulty as observed, the plan's beside
+        ("flags", S), ("question_original", S), ("qtype", S), ("difficulty", S),
+        ("planned_qtype", S), ("planned_difficulty", S),
     ])),
     # dedup: cluster of each kept sample; non-representatives are duplicates of the kept one.
     "dedup_clusters": ("sample_id", pa.schema([

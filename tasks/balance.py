@@ -78,22 +78,33 @@ def quotas(counts: dict[Cell, int], weights: dict[str, float], ratio: float,
 
 
 def sample_cells(db_uri: str, sample_ids: list[str]) -> dict[str, Cell]:
-    """sample_id -> (domain node of its question, qtype, difficulty); node "" when untagged."""
+    """sample_id -> (domain node of its question, qtype, difficulty); node "" when untagged.
+
+    Type and difficulty are the observed ones (``clean_samples``, read off the pair by
+    ``sftforge.cleaning.labels``), the plan's (``samples``) for a sample not cleaned yet."""
+    where = store.sql_in("sample_id", sample_ids)
     rows = store.read(db_uri, "samples", columns=["sample_id", "question_id", "qtype",
-                                                  "difficulty"],
-                      where=store.sql_in("sample_id", sample_ids)).to_dicts()
+                                                  "difficulty"], where=where).to_dicts()
+    seen = {r["sample_id"]: r for r in store.read(
+        db_uri, "clean_samples", columns=["sample_id", "qtype", "difficulty"],
+        where=where).to_dicts()}
     tags = current_tags(db_uri, [r["question_id"] for r in rows])
-    return {r["sample_id"]: (tags.get(r["question_id"], ""), r["qtype"] or "",
-                             r["difficulty"] or "") for r in rows}
+    out = {}
+    for r in rows:
+        obs = seen.get(r["sample_id"]) or {}
+        out[r["sample_id"]] = (tags.get(r["question_id"], ""), obs.get("qtype") or r["qtype"] or "",
+                               obs.get("difficulty") or r["difficulty"] or "")
+    return out
 
 
 class BalanceStage(CurationStage):
-    """Kept candidates (``selection``) + ``samples`` + ``question_nodes`` (+ ``judgements``) ->
+    """Kept candidates (``selection``) + ``samples`` / ``clean_samples`` (observed labels) +
+    ``question_nodes`` (+ ``judgements``) ->
     ``selection`` drops ``over_quota``, lowest judge score first within a cell."""
 
     name: ClassVar[str] = "balance"
-    reads: ClassVar[tuple[str, ...]] = ("selection", "samples", "question_nodes", "judgements",
-                                        "verifications")
+    reads: ClassVar[tuple[str, ...]] = ("selection", "samples", "clean_samples", "question_nodes",
+                                        "judgements", "verifications")
     writes: ClassVar[str] = "selection"
     settings: BalanceSettings = Field(default_factory=BalanceSettings)
 

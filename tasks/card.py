@@ -83,7 +83,10 @@ def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
         "page": s["page"], "question": c.get("question", s["question"]),
         "answer": c.get("answer", s["answer"]), "cot": c.get("cot", s["cot"]),
         "split": split.get("split"), "cluster_id": split.get("cluster_id"),
-        "qtype": s["qtype"], "difficulty": s["difficulty"], "chunk_id": s["chunk_id"],
+        # observed labels (clean stage), the plan's beside them
+        "qtype": c.get("qtype") or s["qtype"], "difficulty": c.get("difficulty") or s["difficulty"],
+        "planned_qtype": s["qtype"], "planned_difficulty": s["difficulty"],
+        "chunk_id": s["chunk_id"],
         # scrubbed quotes (clean_samples); samples.citations keeps the raw ones for lineage
         "citations": json.loads(c.get("citations") or s["citations"] or "[]"),
         "domain_node": node, "genre": s.get("genre") or "", "audience": s.get("audience") or "",
@@ -92,6 +95,10 @@ def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
         row["cot_removed"] = c["cot_reason"]  # the CoT was dropped, the sample kept
     if c.get("trimmed"):
         row["answer_trimmed"] = json.loads(c["trimmed"])  # unsupported last sentences cut
+    if c.get("question_original"):
+        row["question_original"] = c["question_original"]  # before its subject was supplied
+    if c.get("flags"):
+        row["flags"] = json.loads(c["flags"])  # rule findings kept as flags
     if grounding is not None:
         row["grounding"] = grounding
     if judgement is not None:
@@ -139,6 +146,8 @@ def distributions(samples: list[dict]) -> dict[str, Any]:
             [s["citations"] for s in samples]), 4) if samples else 0.0,
         "cot_removed": dict(Counter(s["cot_removed"] for s in samples if "cot_removed" in s)),
         "answers_trimmed": sum(1 for s in samples if s.get("answer_trimmed")),
+        "flags": dict(Counter(f for s in samples for f in s.get("flags", []))),
+        "questions_rewritten": sum(1 for s in samples if s.get("question_original")),
     }
 
 

@@ -1,8 +1,9 @@
 """clean stage: normalize text, scrub PII, and drop bad samples with a reason.
 
 Reads ``samples`` (sample_id, doc_id, chunk_id, question, answer, cot, citations),
-``documents`` (doc_id, lang) and ``chunks`` (chunk_id, text); writes ``clean_samples``
-(sample_id, question, answer, cot, citations, cot_reason, trimmed, kept, reason, pii,
+``documents`` (doc_id, lang) and ``chunks`` (chunk_id, text, heading_path); writes
+``clean_samples`` (sample_id, question, answer, cot, citations, cot_reason, trimmed, kept,
+reason, pii, flags, question_original, qtype, difficulty, planned_qtype, planned_difficulty,
 fingerprint). ``citations`` is the JSON list of {quote, start, end} with every
 quote PII-scrubbed (quotes are copied from the raw chunk): releases read it from here.
 
@@ -11,7 +12,10 @@ and the answer's unsupported tail cut (``trimmed``: the JSON list of cut sentenc
 on the cleaned text and the rule filters on them (``sftforge.cleaning.rules``, which lists the
 drop reasons; mojibake is measured on the raw text, which NFKC would partly hide), then PII
 scrubbing (``sftforge.cleaning.pii``) of every field, kept or dropped, so no clean text carries
-PII. ``prompt_injection`` comes from ``sftforge.cleaning.injection`` on every generated field
+PII. The sample rules (``sftforge.cleaning.sample_rules``: heading citations, vacuous answers,
+questions without their subject, which are given one from the heading path when certain) run
+after the filters, and the observed type and difficulty (``sftforge.cleaning.labels``) are
+read off the final pair. ``prompt_injection`` comes from ``sftforge.cleaning.injection`` on every generated field
 and every quote.
 """
 
@@ -25,8 +29,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sftforge import ids, store
-from sftforge.cleaning import injection, normalize, pii, rules, source_refs
+from sftforge.cleaning import evidence, injection, labels, lexicon, normalize, pii, rules
+from sftforge.cleaning import sample_rules, source_refs, subject, vacuous
+from sftforge.cleaning.labels import observed_labels
 from sftforge.cleaning.rules import FIELDS, CleanSettings, apply_filters, sample_stats
+from sftforge.cleaning.sample_rules import apply_sample_rules, split_heading_path
 from sftforge.grounding import cot as cot_module
 from sftforge.grounding import score as score_module
 from sftforge.grounding import trim as trim_module
@@ -69,12 +76,17 @@ def trim_tail(cleaned: dict[str, str], chunk_text: str) -> list[str]:
 
 
 def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings,
-                 chunk_text: str = "") -> dict[str, Any]:
-    """Clean one ``samples`` row (its chunk's text in ``chunk_text``): {sample_id, question,
-    answer, cot, citations, cot_reason, trimmed, kept, reason, pii}.
+                 chunk_text: str = "", heading_path: str = "") -> dict[str, Any]:
+    """Clean one ``samples`` row (its chunk's text in ``chunk_text``, its heading path in
+    ``heading_path``): {sample_id, question, answer, cot, citations, cot_reason, trimmed, kept,
+    reason, pii, flags, question_original, qtype, difficulty, planned_qtype,
+    planned_difficulty}.
 
     Text fields come back normalized and PII-scrubbed whether kept or not; ``pii`` is the JSON
-    text of {kind: count} over the three fields; ``reason`` is "" for a kept sample.
+    text of {kind: count} over the three fields; ``reason`` is "" for a kept sample. The sample
+    rules run on a pair the filters kept; a question given its subject is stored rewritten,
+    the original in ``question_original``. ``qtype``/``difficulty`` are the observed labels
+    (``sftforge.cleaning.labels``), the plan's beside them.
     """
     raw = {f: row.get(f) or "" for f in FIELDS}
     cleaned = {f: clean_text(raw[f]) for f in FIELDS}
@@ -87,9 +99,16 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings,
         *cleaned.values(), *(str(c.get("quote") or "") for c in citations))
     lang = re.split(r"[-_]", (doc_lang or "").lower())[0]  # "zh-CN" -> "zh"
     reason = apply_filters(stats, settings, lang) or answer_reason
+    ruled = apply_sample_rules(cleaned["question"], cleaned["answer"], source=chunk_text,
+                               citations=citations, heading_path=split_heading_path(heading_path),
+                               settings=settings.sample_rules)
+    reason = reason or ruled.reason
+    cleaned["question"] = ruled.question
+    qtype, difficulty = observed_labels(cleaned["question"], cleaned["answer"])
     found: Counter[str] = Counter()
     quotes = json.dumps(citations, ensure_ascii=False)
     cut = json.dumps(trimmed, ensure_ascii=False) if trimmed else ""
+    original = ruled.rewritten_from
     if settings.scrub_pii:
         for f in FIELDS:
             cleaned[f], kinds = pii.scrub(cleaned[f])
@@ -97,6 +116,7 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings,
         quotes, kinds = pii.scrub_citations(quotes)
         found.update(kinds)
         cut = pii.scrub(cut)[0]  # cut sentences left the answer: their PII is not counted
+        original = pii.scrub(original)[0]
     return {
         "sample_id": row["sample_id"],
         **cleaned,
@@ -106,6 +126,10 @@ def clean_sample(row: dict[str, Any], doc_lang: str, settings: CleanSettings,
         "kept": not reason,
         "reason": reason,
         "pii": json.dumps(dict(sorted(found.items())), ensure_ascii=False),
+        "flags": json.dumps(ruled.flags) if ruled.flags else "",
+        "question_original": original,
+        "qtype": qtype, "difficulty": difficulty,
+        "planned_qtype": row.get("qtype") or "", "planned_difficulty": row.get("difficulty") or "",
     }
 
 
@@ -120,9 +144,9 @@ def _citations(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"quote": i} if isinstance(i, str) else i for i in items or []]
 
 
-_CODE_FILES = (Path(__file__), Path(rules.__file__), Path(normalize.__file__),
-               Path(pii.__file__), Path(injection.__file__), Path(source_refs.__file__),
-               Path(cot_module.__file__), Path(score_module.__file__), Path(trim_module.__file__))
+_CODE_FILES = tuple(Path(m.__file__) for m in (
+    rules, normalize, pii, injection, source_refs, cot_module, score_module, trim_module,
+    sample_rules, evidence, subject, vacuous, lexicon, labels)) + (Path(__file__),)
 
 
 @lru_cache(maxsize=1)
@@ -138,10 +162,10 @@ def clean_fingerprint(settings: CleanSettings) -> str:
 
 def _read_batch(
     db_uri: str, sample_ids: list[str]
-) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, tuple[str, str]]]:
     """``samples`` rows of ``sample_ids``, the ``documents.lang`` of their documents and the
-    ``chunks.text`` of their chunks."""
-    cols = ["sample_id", "doc_id", "chunk_id", *FIELDS, "citations"]
+    ``chunks`` (text, heading_path) of their chunks."""
+    cols = ["sample_id", "doc_id", "chunk_id", *FIELDS, "citations", "qtype", "difficulty"]
     rows = store.read(db_uri, "samples", where=store.sql_in("sample_id", sample_ids), columns=cols)
     doc_ids = sorted({d for d in rows["doc_id"].to_list() if d})
     where = store.sql_in("doc_id", doc_ids)
@@ -149,8 +173,8 @@ def _read_batch(
     langs = {d: lang or "" for d, lang in docs.iter_rows()}
     chunk_ids = sorted({c for c in rows["chunk_id"].to_list() if c})
     chunks = store.read(db_uri, "chunks", where=store.sql_in("chunk_id", chunk_ids),
-                        columns=["chunk_id", "text"])
-    return rows.to_dicts(), langs, {c: t or "" for c, t in chunks.iter_rows()}
+                        columns=["chunk_id", "text", "heading_path"])
+    return rows.to_dicts(), langs, {c: (t or "", h or "") for c, t, h in chunks.iter_rows()}
 
 
 def clean_samples(
@@ -161,17 +185,20 @@ def clean_samples(
     fp = clean_fingerprint(settings)
     dropped: Counter[str] = Counter()
     found: Counter[str] = Counter()
-    n_in = kept = 0
+    flags: Counter[str] = Counter()
+    n_in = kept = rewritten = 0
     ordered = sorted(set(sample_ids))
     for start in range(0, len(ordered), batch_size):
-        rows, langs, texts = _read_batch(db_uri, ordered[start:start + batch_size])
+        rows, langs, chunks = _read_batch(db_uri, ordered[start:start + batch_size])
         out = [clean_sample(r, langs.get(r["doc_id"] or "", ""), settings,
-                            texts.get(r["chunk_id"] or "", "")) for r in rows]
+                            *chunks.get(r["chunk_id"] or "", ("", ""))) for r in rows]
         for r in out:
             r["fingerprint"] = fp
             kept += r["kept"]
             dropped.update([r["reason"]] if r["reason"] else [])
             found.update(json.loads(r["pii"]))
+            flags.update(json.loads(r["flags"] or "[]"))
+            rewritten += bool(r["question_original"])
         store.upsert(db_uri, "clean_samples", out)
         n_in += len(out)
     return {
@@ -179,6 +206,8 @@ def clean_samples(
         "kept": kept,
         "dropped": dict(sorted(dropped.items())),
         "pii": dict(sorted(found.items())),
+        "flags": dict(sorted(flags.items())),
+        "questions_rewritten": rewritten,
     }
 
 
@@ -207,7 +236,8 @@ class CleanStage(CurationStage):
     def run(self, ctx: BuildContext, items: list[dict[str, Any]]) -> StageStats:
         stats = clean_samples(ctx.db_uri, [i["sample_id"] for i in items], self.settings)
         return StageStats(stage=self.name, items_in=stats["in"], kept=stats["kept"],
-                          extra={"pii": stats["pii"]})
+                          extra={"pii": stats["pii"], "flags": stats["flags"],
+                                 "questions_rewritten": stats["questions_rewritten"]})
 
     def verdicts(self, ctx: BuildContext, sample_ids: list[str]) -> dict[str, str]:
         dropped = self._cleaned(ctx, sample_ids, kept=False)

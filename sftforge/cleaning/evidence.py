@@ -9,8 +9,8 @@ Input: one quote (``clean_samples.citations[].quote``), the answer, the chunk te
 A quote is a heading when, folded as the citation matcher folds text
 (``sftforge.grounding.citations.fold``: case, width, spaces and punctuation ignored), it equals
 a heading of the path or a ``#`` line of the chunk (section numbers "3.2" ignored), or when it
-is title-like: short (<= 8 words / 16 Han characters), no sentence punctuation inside or at the
-end, and no verb (English: auxiliaries, modals, a list of common verbs, -ed forms; Chinese: a
+is a title-like line of the chunk (the whole line, not a fragment of a sentence): short (<= 8
+words / 16 Han characters), no sentence punctuation inside or at the end, and no verb (English: auxiliaries, modals, a list of common verbs, -ed forms; Chinese: a
 list of verbs and copulas). "Use parameterized queries." ends with a full stop and
 "使用参数化查询" has a verb (使用): both stay evidence.
 """
@@ -88,18 +88,29 @@ def title_like(quote: str) -> bool:
     return not has_verb(text)
 
 
+def _is_line(folded: str, source: str) -> bool:
+    """True when a whole line of ``source`` is ``folded`` (a quote taken from inside a
+    sentence is a fragment of a statement, not a title)."""
+    return any(_clean_heading(line) == folded for line in source.splitlines())
+
+
 def is_heading(quote: str, source: str = "", heading_path: list[str] | None = None) -> bool:
-    """True when ``quote`` is one of the chunk's headings or reads as a title."""
+    """True when ``quote`` is one of the chunk's headings, or a title-like line of it (any
+    title-like quote when no source is given)."""
     folded = _clean_heading(quote)
     if not folded:
         return True
-    return folded in chunk_headings(source, heading_path) or title_like(quote)
+    if folded in chunk_headings(source, heading_path):
+        return True
+    return title_like(quote) and (not source.strip() or _is_line(folded, source))
 
 
 def is_evidence(quote: str, answer: str, source: str = "",
-                heading_path: list[str] | None = None) -> bool:
+                heading_path: list[str] | None = None, question: str = "") -> bool:
     """True when ``quote`` is a statement (not a heading) sharing a content unit with
-    ``answer``."""
+    ``answer``; for a yes/no answer ("可以。", "No."), whose claim is the question's, with the
+    question and the answer."""
     if is_heading(quote, source, heading_path):
         return False
-    return bool(content_units(quote) & content_units(answer))
+    said = content_units(answer) | (content_units(question) if question else set())
+    return bool(content_units(quote) & said)

@@ -6,7 +6,8 @@ thresholds applied second (``CleanSettings``). As in datatrove, a filter returns
 keep or ``(False, reason)``; ``apply_filters`` names the first failing one. Reasons:
 ``too_short``, ``too_long``, ``mojibake``, ``unbalanced_think``, ``refusal``,
 ``refers_to_source``, ``repeats_question``, ``wrong_language``, ``truncated``,
-``prompt_injection``.
+``prompt_injection``; then the sample rules (``sftforge.cleaning.sample_rules``):
+``question_without_subject``, ``vacuous_answer``, ``heading_citation``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from difflib import SequenceMatcher
 from typing import Callable, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sftforge.cleaning.normalize import (
     mojibake_hits,
@@ -23,6 +24,7 @@ from sftforge.cleaning.normalize import (
     refers_to_unseen_source,
     script_counts,
 )
+from sftforge.cleaning.sample_rules import SampleRuleSettings
 from sftforge.grounding.score import content_units
 from sftforge.text import estimate_tokens
 
@@ -65,6 +67,9 @@ class CleanSettings(BaseModel):
     source_hygiene: bool = True
     # Cut an answer's last sentences when its chunk supports none of them (sftforge.grounding.trim).
     trim_unsupported_tail: bool = True
+    # Heading citations, vacuous answers, questions without their subject
+    # (sftforge.cleaning.sample_rules), run after the filters above.
+    sample_rules: SampleRuleSettings = Field(default_factory=SampleRuleSettings)
 
 
 class SampleStats(BaseModel):

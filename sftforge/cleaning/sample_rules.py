@@ -27,10 +27,10 @@ from pydantic import BaseModel
 
 from sftforge.cleaning.evidence import is_evidence
 from sftforge.cleaning.subject import lacks_subject, make_self_contained
-from sftforge.cleaning.vacuous import is_vacuous
+from sftforge.cleaning.vacuous import is_polar_pair, is_vacuous
 
-__all__ = ["REASONS", "SampleRuleSettings", "has_evidence_citation", "make_self_contained",
-           "rule_reasons", "split_heading_path"]
+__all__ = ["REASONS", "RuleOutcome", "SampleRuleSettings", "apply_sample_rules",
+           "has_evidence_citation", "make_self_contained", "rule_reasons", "split_heading_path"]
 
 REASONS = ("question_without_subject", "vacuous_answer", "heading_citation")
 
@@ -59,10 +59,11 @@ def _quote(citation: Any) -> str:
 
 
 def has_evidence_citation(answer: str, source: str, citations: list[Any],
-                          heading_path: list[str] | None = None) -> bool:
+                          heading_path: list[str] | None = None, question: str = "") -> bool:
     """True when at least one citation (quote text, or {quote, ...}) is evidence for
-    ``answer``."""
-    return any(is_evidence(_quote(c), answer, source, heading_path) for c in citations)
+    ``answer`` (a yes/no answer: for the question's claim)."""
+    claim_in = question if question and is_polar_pair(question, answer) else ""
+    return any(is_evidence(_quote(c), answer, source, heading_path, claim_in) for c in citations)
 
 
 def rule_reasons(question: str, answer: str, *, source: str,
@@ -75,6 +76,39 @@ def rule_reasons(question: str, answer: str, *, source: str,
     if is_vacuous(question, answer):
         reasons.append("vacuous_answer")
     path = split_heading_path(heading_path)
-    if citations and not has_evidence_citation(answer, source, citations, path):
+    if citations and not has_evidence_citation(answer, source, citations, path, question):
         reasons.append("heading_citation")
     return reasons
+
+
+class RuleOutcome(BaseModel):
+    """What the sample rules did to one cleaned pair in the clean stage."""
+
+    question: str  # the question, with its subject supplied when it was rewritten
+    reason: str = ""  # the first drop reason, "" when kept
+    flags: list[str] = []  # findings kept as flags (heading_citation under "flag")
+    rewritten_from: str = ""  # the original question when it was rewritten
+
+
+def apply_sample_rules(question: str, answer: str, *, source: str, citations: list[Any],
+                       heading_path: list[str], settings: SampleRuleSettings) -> RuleOutcome:
+    """Run the rules on a cleaned pair as ``settings`` say: fix or drop a question without its
+    subject, drop a vacuous answer, drop or flag a pair whose citations are not evidence."""
+    out = RuleOutcome(question=question)
+    if settings.question_without_subject != "off" and lacks_subject(question):
+        fixed = (make_self_contained(question, heading_path)
+                 if settings.question_without_subject == "fix" else None)
+        if fixed is None:
+            out.reason = "question_without_subject"
+            return out
+        out.question, out.rewritten_from = fixed, question
+    if settings.vacuous_answer and is_vacuous(out.question, answer):
+        out.reason = "vacuous_answer"
+        return out
+    if settings.heading_citation != "off" and citations \
+            and not has_evidence_citation(answer, source, citations, heading_path, out.question):
+        if settings.heading_citation == "drop":
+            out.reason = "heading_citation"
+        else:
+            out.flags.append("heading_citation")
+    return out

@@ -27,18 +27,19 @@ specific specifically particular certain way ways approach approaches measure me
 handle handled handling deal dealt consider considered careful carefully right correct good
 well better best possible overall actually really simply really just main fix solution
 solutions problem problems issue issues answer question relevant applicable suitable take
-taken ensure security secure safe safety requirement requirements
+taken ensure security secure safe safety requirement requirements apply applied do done make
+follow followed implement implemented keep many multiple several lot lots kind kinds
 """.split())
 _HEDGE_ZH = tuple(sorted(set("""
 需要 根据 具体 情况 进行 处理 相应 相关 适当 合适 恰当 一般 通常 总是 往往 有时 基本 基本上
 原则 原则上 同样 相同 不同 各种 因素 方面 考虑 注意 重要 必要 采取 措施 方法 方式 问题 解决
-确保 保证 安全 实际 实际上 情形 场景 而定 视 决定 取决于 取决 一定 某些 有关 情况下 要看 看
+确保 保证 安全 实际 实际上 情形 场景 而定 视 决定 取决于 取决 一定 某些 有关 情况下 要看 看 应当 应该 一般来说 来说 总的来说 总之
 """.split()), key=len, reverse=True))
 _POLAR_Q_RE = re.compile(
     r"^\s*(?:is|are|was|were|do|does|did|can|could|should|will|would|has|have|must|may)\b"
     r"|是否|吗[？?]?\s*$|能不能|可不可以|是不是|有没有", re.IGNORECASE)
 _POLAR_A_RE = re.compile(r"^\s*(?:yes|no|not|never|only|是的|是|不是|否|不|不能|能|可以|不可以|"
-                         r"没有|有|对|不对)\b|^\s*(?:是的|不是|不能|不可以|没有|可以|不会|会)",
+                         r"没有|有|对|不对)\b|^\s*(?:是|不|否|对|能|可以|会|没有|有|无)",
                          re.IGNORECASE)
 
 
@@ -52,10 +53,15 @@ def concrete_units(question: str, answer: str) -> set[str]:
             and not (len(u) == 1 and HAN_RE.match(u))}
 
 
+def is_polar_pair(question: str, answer: str) -> bool:
+    """True for a yes/no question answered yes or no ("Is ...?" - "No, ...", "...吗？" - "可以。")."""
+    return bool(_POLAR_Q_RE.search(question) and _POLAR_A_RE.search(answer))
+
+
 def is_vacuous(question: str, answer: str) -> bool:
     """True when ``answer`` adds nothing concrete to ``question`` (see the module)."""
     if not answer.strip():
         return False  # empty answers are the length filter's (too_short)
-    if _POLAR_Q_RE.search(question) and _POLAR_A_RE.search(answer):
+    if is_polar_pair(question, answer):
         return False
     return not concrete_units(question, answer)

@@ -131,6 +131,12 @@ def _sample_notes(dist: dict[str, Any]) -> list[str]:
     if dist.get("answers_trimmed"):
         notes.append(f"{dist['answers_trimmed']} answers lost unsupported last sentences "
                      "(`answer_trimmed` in samples.jsonl)")
+    if dist.get("questions_rewritten"):
+        notes.append(f"{dist['questions_rewritten']} questions were given their subject from "
+                     "the section heading (`question_original` in samples.jsonl)")
+    if dist.get("flags"):
+        notes.append(f"{sum(dist['flags'].values())} kept with a rule flag ({dist['flags']}; "
+                     "`flags` in samples.jsonl)")
     return notes
 
 

@@ -82,7 +82,7 @@ def test_compound_hyphen_seen_elsewhere_is_kept() -> None:
         ("What is the variance?", "The variance σ² of X with mean μ is E[(X − μ)²]; the standard deviation is σ.", "en"),
         # Ends with a URL, a list item, a code block: not truncated.
         ("Where is the OWASP list?", "The current list is published at https://owasp.org/www-project-top-ten/", "en"),
-        ("有哪些防御措施？", "主要措施包括：\n1. 输入校验\n2. 输出编码\n3. 内容安全策略", "zh"),
+        ("XSS有哪些防御措施？", "主要措施包括：\n1. 输入校验\n2. 输出编码\n3. 内容安全策略", "zh"),
         ("Show a curl call.", "Send the request like this:\n```bash\ncurl -X POST http://localhost:8080/login\n```", "en"),
         # A one-phrase answer needs no full stop.
         ("HTTPS 默认使用哪个端口？", "TCP 443 端口", "zh"),
@@ -190,7 +190,7 @@ def test_clean_samples_writes_table_and_counts(tmp_path: Path) -> None:
     stats = clean_samples(db, ids, SETTINGS)
     assert stats == {"in": 5, "kept": 2,
                      "dropped": {"refusal": 1, "too_short": 1, "wrong_language": 1},
-                     "pii": {"EMAIL": 1}}
+                     "pii": {"EMAIL": 1}, "flags": {}, "questions_rewritten": 0}
     rows = {r["sample_id"]: r for r in store.read(db, "clean_samples").to_dicts()}
     assert rows["s3"]["reason"] == "wrong_language" and not rows["s3"]["kept"]
     assert rows["s2"]["answer"].endswith("Contact [EMAIL].")
@@ -257,12 +257,13 @@ def test_self_contained_questions_are_kept_by_the_source_rule(question: str) -> 
 
 
 def test_quotes_are_scrubbed_and_keep_their_spans() -> None:
-    quotes = json.dumps([{"quote": "身份证11010519491231002X，手机13812345678", "start": 5, "end": 33}],
-                        ensure_ascii=False)
+    # the quote shares 证件 with the answer: evidence, not a heading citation
+    quotes = json.dumps([{"quote": "证件：身份证11010519491231002X，手机13812345678", "start": 5,
+                          "end": 33}], ensure_ascii=False)
     out = run("客户的证件信息应当如何保存？", "证件号码必须加密保存，并严格限制访问权限。", "zh", citations=quotes)
     assert out["kept"]
     assert json.loads(out["citations"]) == [
-        {"quote": "身份证[CN_ID]，手机[PHONE]", "start": 5, "end": 33}]
+        {"quote": "证件：身份证[CN_ID]，手机[PHONE]", "start": 5, "end": 33}]
     assert json.loads(out["pii"]) == {"CN_ID": 1, "PHONE": 1}
 
 
