@@ -120,3 +120,23 @@ def test_outcomes_combine_the_rules_and_the_checks() -> None:
     assert "leans_on_source" in got["zh-leans-1"]["reasons"]
     assert got["en-faithful-2"]["verdict"] == got["zh-faithful-2"]["verdict"] == "keep"
     assert got["en-wrong-fact-1"]["reasons"] == ["unsupported"]
+
+
+def test_a_cached_self_check_needs_no_model(tmp_path) -> None:
+    """The build starts the embedded model for the self-check only when some check of some
+    chosen pair is not in the request cache yet."""
+    from sftforge.llm.gateway import LLMGateway
+    from sftforge.settings import ResolvedEndpoint
+    from sftforge.verifier.run import run_checks
+    from tasks.verify_self_check import all_cached
+    from tests.fakellm import FakeLLM
+
+    pairs = choose_pairs(4)
+    with FakeLLM() as fake:
+        endpoint = ResolvedEndpoint(base_url=fake.base_url, model="fake-model", max_retries=1)
+        gateway = LLMGateway(endpoint, tmp_path / "cache")
+        assert not all_cached(gateway, pairs, SETTINGS.checks)
+        run_checks(gateway, pairs[:3], SETTINGS.checks, [p["pair_id"] for p in pairs[:3]])
+        assert not all_cached(gateway, pairs, SETTINGS.checks)  # the fourth is missing
+        run_checks(gateway, pairs[3:], SETTINGS.checks, [p["pair_id"] for p in pairs[3:]])
+        assert all_cached(gateway, pairs, SETTINGS.checks) and len(fake.log) == 12
