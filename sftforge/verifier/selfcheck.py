@@ -78,13 +78,6 @@ def _rate(kinds: dict[str, dict[str, int]], names: tuple[str, ...]) -> float | N
     return round(caught / total, 3) if total else None
 
 
-def run_self_check(verify: Verify, settings: VerifySettings, n: int | None,
-                   rules: Rules | None = None) -> dict[str, Any]:
-    """:func:`tally` of the first ``n`` pairs of :func:`choose_pairs` (all when None)."""
-    pairs = choose_pairs(n)
-    return tally(pairs, outcomes(pairs, verify, settings, rules))
-
-
 def self_check_lines(result: dict[str, Any]) -> list[str]:
     """Markdown for the card: a table of caught / total per kind, then warnings per target."""
     lines = ["| kind | group | caught / planted |", "|---|---|---|"]
