@@ -53,7 +53,7 @@ def normalize(raw: dict[str, Any], where: str, n: int) -> dict[str, Any]:
                               "quotes (strings or {\"quote\": ...} objects)")
     heading = raw.get("heading_path")
     if isinstance(heading, str):
-        heading = [h.strip() for h in heading.split(">") if h.strip()]
+        heading = [h.strip() for h in heading.split(" > ") if h.strip()]  # chunks.heading_path
     return {**row, "label": label, "kind": raw.get("kind"), "citations": cites,
             "heading_path": heading}
 
