@@ -74,13 +74,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default="bench-model")
+    parser.add_argument("--models-dir", type=Path, default=Path.home() / ".cache" / "sftforge"
+                        / "models", help="where the embedded model is joined once")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sftforge-calib-"))
     llm = None
     if args.base_url:
         endpoint = ResolvedEndpoint(base_url=args.base_url, model=args.model)
     else:
-        llm = LocalLLM(work, models_dir=Path(tempfile.gettempdir()) / "sftforge-bench-models")
+        llm = LocalLLM(work, models_dir=args.models_dir)
         llm.start()
         endpoint = ResolvedEndpoint(base_url=llm.base_url, model=llm.model, embedded=True,
                                     timeout_s=600)

@@ -108,7 +108,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--n", type=int, default=3, help="questions per chunk (exact)")
     parser.add_argument("--base-url", default=None, help="an endpoint instead of the embedded model")
     parser.add_argument("--models-dir", type=Path, default=Path(tempfile.gettempdir())
-                        / "sftforge-bench-models", help="where the embedded model is joined once")
+                        / "sftforge-bench-models", help="where the embedded model is joined once "
+                        "(pass the tests' ~/.cache/sftforge/models to reuse it)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sftforge-bench-verify-"))

@@ -62,6 +62,10 @@ class VerifyStage(LLMStage):
                           where=store.sql_in("verification_id", list(ids)))
         return {ids[v] for v in have["verification_id"].to_list()}
 
+    def format_input(self, row: dict[str, Any]) -> list[dict[str, str]]:
+        """The first check's messages (each check's differ only in the last line)."""
+        return self.job(row).messages
+
     def job(self, row: dict[str, Any]) -> LLMJob:
         """The first check's request (what the dry run estimates; ``ask`` sends them all)."""
         return check_jobs({**row, "source": row["text"]}, self.settings.checks[:1],

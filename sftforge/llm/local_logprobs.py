@@ -23,9 +23,12 @@ import numpy as np
 from llama_cpp import llama as llama_module
 
 
-def prompt_tokens(llama: Any, prompt: str) -> list[int]:
-    """The prompt's tokens as ``Llama._create_completion`` makes them (BOS if the model adds
-    one, special tokens of the chat template parsed)."""
+def prompt_tokens(llama: Any, prompt: str | list[int]) -> list[int]:
+    """The prompt's tokens as ``Llama._create_completion`` makes them: the chat handler of
+    0.3.36 passes tokens already; a text gets BOS if the model adds one, and its special tokens
+    of the chat template parsed."""
+    if not isinstance(prompt, str):
+        return [int(t) for t in prompt]
     bos = [llama.token_bos()] if llama._model.add_bos_token() and llama.token_bos() >= 0 else []
     return bos + llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
@@ -48,7 +51,8 @@ def last_logprobs(llama: Any) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
-def next_token_completion(llama: Any, prompt: str, top: int, model: str) -> dict[str, Any]:
+def next_token_completion(llama: Any, prompt: str | list[int], top: int,
+                          model: str) -> dict[str, Any]:
     """A one-token text completion with the top-``top`` log-probabilities of that token."""
     tokens = prompt_tokens(llama, prompt)
     evaluate(llama, tokens)
@@ -64,7 +68,7 @@ def next_token_completion(llama: Any, prompt: str, top: int, model: str) -> dict
         "id": f"cmpl-{uuid.uuid4()}", "object": "text_completion", "created": int(time.time()),
         "model": model,
         "choices": [{"text": text, "index": 0, "finish_reason": "length", "logprobs": {
-            "tokens": [text], "text_offset": [len(prompt)],
+            "tokens": [text], "text_offset": [len(prompt) if isinstance(prompt, str) else 0],
             "token_logprobs": [float(logprobs[best[0]])], "top_logprobs": [alternatives]}}],
         "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1,
                   "total_tokens": len(tokens) + 1},
@@ -76,7 +80,8 @@ def wants_next_token(llama: Any, kwargs: dict[str, Any]) -> bool:
     stream or grammar (those keep llama-cpp-python's own path)."""
     return (bool(kwargs.get("logprobs")) and kwargs.get("max_tokens") == 1
             and not llama._logits_all and not kwargs.get("stream")
-            and kwargs.get("grammar") is None and isinstance(kwargs.get("prompt"), str))
+            and kwargs.get("grammar") is None and kwargs.get("suffix") is None
+            and isinstance(kwargs.get("prompt"), (str, list)) and bool(kwargs.get("prompt")))
 
 
 def install() -> None:
