@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from sftforge.cli_verify import verifier_endpoint
+from sftforge.llm.gateway import LLMGateway
+from sftforge.settings import Settings
+from sftforge.verifier.checks import DEFAULT_CHECKS, pair_lang
+from tasks.verify_self_check import all_cached
 from sftforge.grounding.planted import planted_pairs
 from sftforge.verifier.audit import agreement, read_jsonl_rows
 from sftforge.verifier.run import verify_rows
@@ -63,6 +67,9 @@ def auc(scores: list[float], positive: list[bool]) -> float:
 
 def report(title: str, results: list[dict]) -> None:
     got = agreement(results)
+    if got is None:
+        print(f"\n## {title}\nno rows")
+        return
     print(f"\n## {title}\nagreement {got['agreement']:.3f}, balanced accuracy "
           f"{got['balanced_accuracy']:.3f} (drop recall {got['drop_recall']}, keep recall "
           f"{got['keep_recall']})")
@@ -74,16 +81,44 @@ def planted_rows() -> list[dict[str, Any]]:
     return [{**p, "id": p["pair_id"], "label": p["expect"]} for p in planted_pairs()]
 
 
+def round_robin(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` reordered so any prefix mixes kinds and both languages: a run stopped early
+    (``--cached-only`` afterwards) still measures every kind."""
+    def lang(r: dict[str, Any]) -> str:
+        return pair_lang(r["question"], r["answer"])
+
+    rank: dict[tuple[str, str], int] = {}
+    keyed = []
+    for r in rows:
+        k = (r["kind"], lang(r))
+        rank[k] = rank.get(k, 0) + 1
+        keyed.append(((rank[k], lang(r) == "zh", r["kind"]), r))
+    return [r for _, r in sorted(keyed, key=lambda t: t[0])]
+
+
+def cached(rows: list[dict[str, Any]], endpoint: Any) -> list[dict[str, Any]]:
+    """The rows whose every check is already in the request cache."""
+    gateway = LLMGateway(endpoint, Settings().home / "llm_cache")
+    return [r for r in rows if all_cached(gateway, [{**r, "pair_id": r["id"]}], DEFAULT_CHECKS)]
+
+
+def ask(rows: list[dict], endpoint: Any, cached_only: bool) -> tuple[list[dict], list[dict]]:
+    rows = cached(rows, endpoint) if cached_only else rows
+    return rows, verify_rows(rows, endpoint)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--heldout", type=Path, default=Path(__file__).with_name("verify_heldout.jsonl"))
+    ap.add_argument("--cached-only", action="store_true", help="measure only the rows whose "
+                    "checks are all in the request cache (no request; after a stopped run)")
     args = ap.parse_args()
-    planted, heldout = planted_rows(), read_jsonl_rows(args.heldout)
+    planted, heldout = round_robin(planted_rows()), round_robin(read_jsonl_rows(args.heldout))
     rules = default_rules()
-    with verifier_endpoint() as endpoint:
+    with verifier_endpoint(start=not args.cached_only) as endpoint:
         start = time.perf_counter()
-        p_probs = verify_rows(planted, endpoint)
-        h_probs = verify_rows(heldout, endpoint)
+        heldout, h_probs = ask(heldout, endpoint, args.cached_only)  # the held-out set first
+        planted, p_probs = ask(planted, endpoint, args.cached_only)
         seconds = time.perf_counter() - start
     print(f"model {endpoint.model}: {len(planted)} planted + {len(heldout)} held-out pairs x 3 "
           f"checks in {seconds:.0f} s (cached requests cost nothing)")
@@ -91,7 +126,7 @@ def main() -> None:
     h_rules = [rules_of(r, rules) for r in heldout]
     default = VerifySettings()
     planted_results = {r["id"]: r for r in judged(planted, p_probs, p_rules, default)}
-    t = tally(planted_pairs(), planted_results)
+    t = tally(planted_pairs(), planted_results)  # pairs not asked are left out
     print(f"\n## planted set, default thresholds\nrates {t['rates']} (targets {t['targets']}),"
           f" missed targets: {t['missed_targets'] or 'none'}")
     for kind, k in t["kinds"].items():

@@ -23,15 +23,16 @@ ROLE = "judge"  # the verifier answers in the judge's seat (same endpoint settin
 
 
 @contextmanager
-def verifier_endpoint() -> Iterator[Any]:
-    """The configured judge endpoint, or the embedded model started for this command."""
+def verifier_endpoint(start: bool = True) -> Iterator[Any]:
+    """The configured judge endpoint, or the embedded model started for this command (with
+    ``start`` False it is not: for answers already in the request cache)."""
     from sftforge.llm.endpoints import LLMRuntime, api_key
     from sftforge.settings import ResolvedEndpoint, Settings
 
     runtime = LLMRuntime(Settings(), run_id=f"verify-{uuid.uuid4().hex[:8]}")
     try:
         specs = runtime.endpoints()
-        if specs[ROLE].embedded:
+        if specs[ROLE].embedded and start:
             console.print("starting the embedded model (SFTFORGE_LLM_BASE_URL unset)")
             specs = runtime.ensure_started()
         yield ResolvedEndpoint(**specs[ROLE].model_dump(), api_key=api_key(ROLE))
