@@ -76,8 +76,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", default="bench-model")
     parser.add_argument("--models-dir", type=Path, default=Path.home() / ".cache" / "sftforge"
                         / "models", help="where the embedded model is joined once")
+    parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
+    parser.add_argument("--work", type=Path, default=None,
+                        help="work folder (its request cache makes a second run free)")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="sftforge-calib-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="sftforge-calib-"))
     llm = None
     if args.base_url:
         endpoint = ResolvedEndpoint(base_url=args.base_url, model=args.model)
@@ -87,8 +90,8 @@ def main(argv: list[str]) -> int:
         endpoint = ResolvedEndpoint(base_url=llm.base_url, model=llm.model, embedded=True,
                                     timeout_s=600)
     try:
-        for name, path in SETS.items():
-            rows = read(path)
+        for name in args.sets:
+            rows = read(SETS[name])
             start = time.perf_counter()
             probs = verify_rows(rows, endpoint, DEFAULT_CHECKS, cache_dir=work / "cache")
             took = time.perf_counter() - start

@@ -3,6 +3,14 @@
     .venv/bin/python bench/verify_cost.py --pages 1          # embedded model, N=3
     .venv/bin/python bench/verify_cost.py --pages 2 --n 2
     .venv/bin/python bench/verify_cost.py --base-url http://127.0.0.1:8000/v1  # any endpoint
+    .venv/bin/python bench/verify_cost.py --pairs bench/data/verify_pairs.jsonl --limit 6
+
+With ``--pairs`` no build runs: the embedded model is started once and, pair by pair
+(alternating which goes first, so both see the same load), the judge's own request
+(``tasks/judge.py``: its prompt, its ``Verdict`` schema, temperature 0) and the verifier's
+checks (``run_checks``, the stage's path) are sent for the same passage and pair. This measures
+exactly the two checks on the same pages without minutes of generation first; on a machine
+shared with other builds it is the mode that finishes.
 
 The first ``--pages`` pages of the demo corpus (``bench/cost_per_sample.py``'s corpus) are built
 once with the CLI and ``SFTFORGE_SCORING=both``: in that one build the verifier
@@ -34,6 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cost_per_sample import first_pages, llama_timings  # noqa: E402
 from sftforge.llm.cache import DB_NAME  # noqa: E402
+from sftforge.llm.gateway import LLMGateway, LLMJob  # noqa: E402
+from sftforge.llm.local import LocalLLM  # noqa: E402
+from sftforge.settings import ResolvedEndpoint  # noqa: E402
+from sftforge.verifier.run import DEFAULT_CHECKS, run_checks  # noqa: E402
+from tasks.judge import JudgeStage, Verdict  # noqa: E402
 
 TARGET = 0.50  # verifier seconds per pair / judge seconds per pair
 
@@ -90,6 +103,57 @@ def figures(summary: dict[str, Any], tokens: dict[str, tuple[int, int]],
             round(completion / each, 1)}
 
 
+def judge_job(row: dict[str, Any], i: int) -> LLMJob:
+    """The judge stage's request for one pair."""
+    messages = JudgeStage().format_input({"text": row["source"], "question": row["question"],
+                                          "answer": row["answer"]})
+    return LLMJob(item_id=f"judge-{i}", messages=messages, schema=Verdict, temperature=0.0)
+
+
+def time_pairs(rows: list[dict[str, Any]], endpoint: ResolvedEndpoint,
+               cache: Path) -> dict[str, dict[str, float]]:
+    """Seconds, requests and tokens of the judge and of the verifier on the same pairs."""
+    gateways = {who: LLMGateway(endpoint, cache, stage=who) for who in ("judge", "verify")}
+    seconds = {"judge": 0.0, "verify": 0.0}
+    for i, row in enumerate(rows):
+        for who in ("judge", "verify") if i % 2 == 0 else ("verify", "judge"):
+            start = time.perf_counter()
+            if who == "judge":
+                gateways[who].run([judge_job(row, i)])
+            else:
+                run_checks(gateways[who], [row], DEFAULT_CHECKS, [f"verify-{i}"])
+            seconds[who] += time.perf_counter() - start
+            print(f"  pair {i} {who}: {time.perf_counter() - start:.1f} s", flush=True)
+    out = {}
+    for who, gw in gateways.items():
+        u, n = gw.usage, len(rows)
+        out[who] = {"pairs": n, "requests": u["requests_sent"], "prompt tok": u["prompt_tokens"],
+                    "completion tok": u["completion_tokens"], "seconds": round(seconds[who], 1),
+                    "s / pair": round(seconds[who] / n, 2),
+                    "requests / pair": round(u["requests_sent"] / n, 2),
+                    "prompt tok / pair": round(u["prompt_tokens"] / n),
+                    "completion tok / pair": round(u["completion_tokens"] / n, 1)}
+    return out
+
+
+def pairs_mode(path: Path, limit: int, models_dir: Path, work: Path) -> int:
+    """``--pairs``: the judge and the verifier on the same pairs, one embedded server."""
+    rows = [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()][:limit]
+    llm = LocalLLM(work, models_dir=models_dir).start()
+    try:
+        endpoint = ResolvedEndpoint(base_url=llm.base_url, model=llm.model, embedded=True,
+                                    json_mode="schema_object", timeout_s=1800, concurrency=1)
+        print(f"{len(rows)} pairs of {path.name}; embedded model, {llm.threads} thread(s); "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        got = time_pairs(rows, endpoint, work / "llm_cache")
+    finally:
+        llm.stop()
+    print(f"judge: {json.dumps(got['judge'])}\nverify: {json.dumps(got['verify'])}")
+    print(report(got["judge"], got["verify"]))
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def report(judge: dict[str, float], verify: dict[str, float]) -> str:
     """Side by side, and the verdict against the target."""
     lines = [f"{'':24}{'judge':>12}{'verifier':>12}{'ratio':>8}"]
@@ -111,8 +175,13 @@ def main(argv: list[str]) -> int:
                         / "sftforge-bench-models", help="where the embedded model is joined once "
                         "(pass the tests' ~/.cache/sftforge/models to reuse it)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--pairs", type=Path, default=None,
+                        help="JSONL of source/question/answer rows: time the two checks only")
+    parser.add_argument("--limit", type=int, default=6, help="pairs taken from --pairs")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sftforge-bench-verify-"))
+    if args.pairs:
+        return pairs_mode(args.pairs, args.limit, args.models_dir, work)
     files = first_pages(work / "corpus", args.pages, work)
     print(f"corpus: first {args.pages} page(s) of the demo corpus: "
           f"{', '.join(p.name for p in files)}; {args.n} questions per chunk; "

@@ -183,14 +183,14 @@ def demo(
 
     if Settings().uses_embedded_llm:
         # Per-chunk generation (generation.mode auto -> per_chunk here) writes a chunk's pairs in
-        # one request and judges them in one more, so more pairs per chunk cost only their
-        # generated tokens: a pair per 60 passage tokens (3-6 per demo chunk) instead of per 150
+        # one request (the verifier then asks three one-token checks per pair), so more pairs
+        # per chunk cost only their generated tokens: a pair per 60 passage tokens (3-6 per demo chunk) instead of per 150
         # (measured: 39 pairs, 19-20 exported, 7-8 minutes; see README, bench/cost_per_sample).
         per = os.environ.setdefault("SFTFORGE_QUESTIONS__TOKENS_PER_QUESTION", "60")
         most = os.environ.setdefault("SFTFORGE_QUESTIONS__MAX_PER_CHUNK", "6")
         console.print(f"embedded local model on CPU: a question-answer pair per {per} passage "
-                      f"tokens (up to {most} per chunk), one generation and one judge request "
-                      "per chunk")
+                      f"tokens (up to {most} per chunk), one generation request per chunk, "
+                      "three one-token checks per pair")
 
     corpus = Path(os.environ["SFTFORGE_HOME"]) / "demo-corpus"
     files = write_demo_corpus(corpus)

@@ -23,7 +23,7 @@ class VerifySettings(BaseModel):
     """Checks the verifier asks and the minimum P(yes) a kept sample has on each."""
 
     checks: tuple[str, ...] = DEFAULT_CHECKS
-    min_supported: float = Field(0.5, ge=0, le=1)
+    min_supported: float = Field(0.55, ge=0, le=1)
     min_answers: float = Field(0.6, ge=0, le=1)
     min_self_contained: float = Field(0.3, ge=0, le=1)
     # Planted pairs asked each build to measure the verifier (card: caught per kind). None:
