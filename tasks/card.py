@@ -84,7 +84,8 @@ def release_row(s: dict, c: dict, split: dict, judgement: dict | None,
         "answer": c.get("answer", s["answer"]), "cot": c.get("cot", s["cot"]),
         "split": split.get("split"), "cluster_id": split.get("cluster_id"),
         # observed labels (clean stage), the plan's beside them
-        "qtype": c.get("qtype") or s["qtype"], "difficulty": c.get("difficulty") or s["difficulty"],
+        "qtype": c.get("qtype") or s["qtype"],
+        "difficulty": c.get("difficulty") or s["difficulty"],
         "planned_qtype": s["qtype"], "planned_difficulty": s["difficulty"],
         "chunk_id": s["chunk_id"],
         # scrubbed quotes (clean_samples); samples.citations keeps the raw ones for lineage
@@ -148,6 +149,9 @@ def distributions(samples: list[dict]) -> dict[str, Any]:
         "answers_trimmed": sum(1 for s in samples if s.get("answer_trimmed")),
         "flags": dict(Counter(f for s in samples for f in s.get("flags", []))),
         "questions_rewritten": sum(1 for s in samples if s.get("question_original")),
+        # share of samples whose observed type is the planned one (the plots count observed)
+        "qtype_as_planned": round(sum(s["qtype"] == s.get("planned_qtype", s["qtype"])
+                                      for s in samples) / len(samples), 4) if samples else 0.0,
     }
 
 

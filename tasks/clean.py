@@ -15,8 +15,8 @@ scrubbing (``sftforge.cleaning.pii``) of every field, kept or dropped, so no cle
 PII. The sample rules (``sftforge.cleaning.sample_rules``: heading citations, vacuous answers,
 questions without their subject, which are given one from the heading path when certain) run
 after the filters, and the observed type and difficulty (``sftforge.cleaning.labels``) are
-read off the final pair. ``prompt_injection`` comes from ``sftforge.cleaning.injection`` on every generated field
-and every quote.
+read off the final pair. ``prompt_injection`` comes from ``sftforge.cleaning.injection`` on
+every generated field and every quote.
 """
 
 from __future__ import annotations

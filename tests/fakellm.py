@@ -26,7 +26,13 @@ from typing import Any, Callable
 from tests import fakellm_realism as realism
 from tests import fakellm_tree
 from tests import fakellm_verify
-from tests.fakellm_values import _last_user, _text_of, default_content, schema_of_request
+from tests.fakellm_values import (
+    _last_user,
+    _text_of,
+    cite_answer,
+    default_content,
+    schema_of_request,
+)
 
 __all__ = ["FAULT_KINDS", "FakeLLM", "default_content", "schema_of_request"]
 
@@ -281,6 +287,9 @@ class FakeLLM:
             return default_content(body)
         value = json.loads(default_content(body))
         value["answer"] = answer
+        # Quotes follow the answer: a grounded one cites what it says, an invented one quotes
+        # words the passage lacks (the citation check then removes them).
+        value = cite_answer(value, schema)
         return json.dumps(value, ensure_ascii=False)
 
 

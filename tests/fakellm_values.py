@@ -162,4 +162,27 @@ def default_content(body: dict[str, Any]) -> str:
     prompt = _last_user(body)
     if schema is None:
         return ValueMaker(prompt, {}).sentences[0]
-    return json.dumps(ValueMaker(prompt, schema).make(schema), ensure_ascii=False)
+    return json.dumps(cite_answer(ValueMaker(prompt, schema).make(schema), schema),
+                      ensure_ascii=False)
+
+
+def cite_answer(value: Any, schema: dict[str, Any] | None) -> Any:
+    """An answer's citations quote its own first sentence (cut to the schema's quote length),
+    as a grounded answer's do: a quote picked apart from the answer would be no evidence for it
+    (clean drops that as ``heading_citation``)."""
+    if isinstance(value, dict) and isinstance(value.get("answer"), str) \
+            and isinstance(value.get("citations"), list) and value["citations"] \
+            and all(isinstance(c, str) for c in value["citations"]):
+        first = _SENTENCE.search(value["answer"])
+        quote = first.group().strip() if first else value["answer"]
+        items = ((schema or {}).get("properties", {}).get("citations") or {}).get("items") or {}
+        value["citations"] = [quote[:items.get("maxLength", len(quote))]]
+    if isinstance(value, dict) and isinstance(value.get("pairs"), list):  # per-chunk QA pairs
+        defs = (schema or {}).get("$defs", {}).get("QAPair", {}).get("properties", {})
+        limit = (defs.get("quote") or {}).get("maxLength", 240)
+        for pair in value["pairs"]:
+            if isinstance(pair, dict) and isinstance(pair.get("quote"), str) \
+                    and isinstance(pair.get("answer"), str):
+                first = _SENTENCE.search(pair["answer"])
+                pair["quote"] = (first.group().strip() if first else pair["answer"])[:limit]
+    return value

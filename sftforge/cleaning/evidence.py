@@ -10,8 +10,9 @@ A quote is a heading when, folded as the citation matcher folds text
 (``sftforge.grounding.citations.fold``: case, width, spaces and punctuation ignored), it equals
 a heading of the path or a ``#`` line of the chunk (section numbers "3.2" ignored), or when it
 is a title-like line of the chunk (the whole line, not a fragment of a sentence): short (<= 8
-words / 16 Han characters), no sentence punctuation inside or at the end, and no verb (English: auxiliaries, modals, a list of common verbs, -ed forms; Chinese: a
-list of verbs and copulas). "Use parameterized queries." ends with a full stop and
+words / 16 Han characters), no sentence punctuation inside or at the end, and no verb
+(English: auxiliaries, modals, a list of common verbs, -ed forms after a word; Chinese: a list
+of verbs and copulas). "Use parameterized queries." ends with a full stop and
 "使用参数化查询" has a verb (使用): both stay evidence.
 """
 

@@ -10,7 +10,7 @@ Type, the first rule that matches, in this order:
 1. ``scenario``: a situation is set up ("Suppose", "Imagine", "A developer ...", "You are ...",
    假设, 设想, 某公司, 如果你是), or a statement sentence precedes the question.
 2. ``code``: the question names code (`backticks`, snake_case, ``name()``) or asks for code
-   ("write", "snippet", "query", 代码, 函数, 编写).
+   ("write ... function/query/script", "snippet", 代码, 编写), or the answer is a code block.
 3. ``how-to``: a procedure is asked for ("How do I / can you / should developers / to",
    "What steps", 如何/怎样/怎么 + an action, 步骤), but not "how does X work" (conceptual).
 4. ``reasoning``: why, consequences, comparisons, mechanisms ("Why", "What happens if", "How
@@ -92,7 +92,7 @@ def observed_qtype(question: str, answer: str = "") -> str:
     set_up = len(sentences) >= 2 and not re.search(r"[?？]\s*$", sentences[0])
     if _SCENARIO_RE.search(question) or set_up:
         return "scenario"
-    if _CODE_RE.search(question):
+    if _CODE_RE.search(question) or "```" in answer:
         return "code"
     if _ZH_MECHANISM_RE.search(question):
         return "reasoning"

@@ -18,6 +18,7 @@ from sftforge.grounding.score import content_units, stem
 # Nouns and verbs that name a kind of thing or act, never the topic itself.
 _GENERIC_EN_WORDS = """
 main primary key major biggest best most first second important common typical general basic
+safest safe effective recommended simplest easiest strongest correct right proper good better
 defense defence protection mitigation countermeasure fix remedy solution safeguard control
 risk risks danger threat weakness limitation drawback disadvantage downside advantage benefit
 strength purpose goal aim role function use usage point idea concept principle meaning

@@ -43,8 +43,12 @@ _ZH_POINTER_RE = re.compile(
 _ATTACK_EN = frozenset(stem(w) for w in "attack vulnerability exploit flaw bug".split())
 _DEFENSE_EN = frozenset(stem(w) for w in
                         "defense defence protection mitigation countermeasure fix remedy".split())
-_ATTACKISH = re.compile(r"inject|scripting|forgery|xss|csrf|ssrf|xxe|overflow|attack|hijack|"
-                        r"traversal|spoof|phish|注入|攻击|漏洞|跨站|伪造|溢出|劫持|钓鱼", re.I)
+# Words that name an attack or a vulnerability class (what "this attack" / 该漏洞 can point at).
+_ATTACKISH = re.compile(
+    r"inject|scripting|forgery|xss|csrf|ssrf|xxe|overflow|attack|hijack|jacking|traversal|spoof|"
+    r"phish|fixation|poisoning|smuggling|deserializ|stuffing|brute|replay|escalation|"
+    r"enumeration|exploit|vulnerab|注入|攻击|漏洞|跨站|伪造|溢出|劫持|钓鱼|遍历|固定|投毒|走私|"
+    r"反序列化|撞库|爆破|重放|提权|枚举", re.I)
 _ZH_KIND_NOUNS = ("方法", "方案", "技术", "措施", "攻击", "漏洞", "机制", "手段", "方式", "策略",
                   "防御", "工具", "函数", "代码", "问题", "风险", "配置")
 _ZH_ATTACK_NOUNS = ("攻击", "漏洞")
@@ -63,8 +67,8 @@ def unresolved_pointer(question: str) -> re.Match[str] | None:
         if m.group("pron") and m.group("pron").lower() == "it" \
                 and _EXPLETIVE_AFTER_RE.match(question[m.end():]):
             continue
-        if m.group("thatnoun") and stem(m.group("thatnoun").lower()) not in GENERIC_EN:
-            continue  # "that" introducing a clause, or "that cookie": not a kind pointer
+        if m.group("thatnoun") and stem(m.group("thatnoun").lower()) not in _KIND_NOUNS_EN:
+            continue  # "that" opening a clause ("the attack that uses ..."): not a pointer
         if not specific_units(question[:m.start()]):
             return m
     for m in _ZH_POINTER_RE.finditer(question):
@@ -138,7 +142,23 @@ def make_self_contained(question: str, heading_path: list[str] | None,
         return question
     fix = _fix_zh if _is_zh(question) else _fix_en
     fixed = fix(question, heading_path, node)
-    return fixed if fixed and not lacks_subject(fixed) else None
+    if not fixed or lacks_subject(fixed) or _repeats_subject(question, fixed):
+        return None
+    return fixed
+
+
+def _repeats_subject(question: str, fixed: str) -> bool:
+    """True when the supplied subject shares a topic word with what the question kept
+    ("它的权限" + heading 最小权限 -> "最小权限的权限"): the heading then names the category the
+    question is about, not the thing it points at."""
+    start = 0
+    while start < min(len(question), len(fixed)) and question[start] == fixed[start]:
+        start += 1
+    end = 0
+    while end < min(len(question), len(fixed)) - start and question[-1 - end] == fixed[-1 - end]:
+        end += 1
+    added = fixed[start:len(fixed) - end]
+    return bool(specific_units(added) & specific_units(question))
 
 
 _KIND_NOUNS_EN = frozenset(stem(w) for w in """

@@ -131,6 +131,9 @@ def _sample_notes(dist: dict[str, Any]) -> list[str]:
     if dist.get("answers_trimmed"):
         notes.append(f"{dist['answers_trimmed']} answers lost unsupported last sentences "
                      "(`answer_trimmed` in samples.jsonl)")
+    if "qtype_as_planned" in dist and dist.get("sources"):
+        notes.append(f"question types are read off each sample ({dist['qtype_as_planned']:.0%} "
+                     "are the type their plan asked for; `planned_qtype` in samples.jsonl)")
     if dist.get("questions_rewritten"):
         notes.append(f"{dist['questions_rewritten']} questions were given their subject from "
                      "the section heading (`question_original` in samples.jsonl)")

@@ -81,6 +81,8 @@ def test_vacuous_answers_are_dropped(question: str, answer: str) -> None:
     ("如何防止SQL注入？", "使用参数化查询。"),
     ("参数化查询能防止SQL注入吗？", "可以。"),
     ("HTTPS默认使用哪个端口？", "443端口。"),
+    ("Which is safer for passwords, bcrypt or MD5?", "bcrypt."),
+    ("防御SQL注入应该用参数化查询还是字符串转义？", "参数化查询。"),
 ])
 def test_short_concrete_answers_are_kept(question: str, answer: str) -> None:
     assert rule_reasons(question, answer, source="") == []
@@ -104,13 +106,16 @@ def test_questions_without_subject(question: str) -> None:
     "What kind of XSS is stored XSS?", "Why is it important that cookies are HttpOnly?",
     "应该如何防御SQL注入？", "SQL注入中，该漏洞如何利用？", "参数化查询为什么能防止SQL注入？",
     "XSS及其变体有哪些？", "XSS有哪些类型，其中哪种最危险？",
+    "What is the attack that uses stored scripts called?",
+    "What makes it dangerous to turn off autoescaping?",
 ])
 def test_questions_with_subject(question: str) -> None:
     assert rule_reasons(question, "Output encoding and parameterized queries.", source="") == []
 
 
 @pytest.mark.parametrize(("question", "path", "fixed"), [
-    ("What is the main defense?", XSS_PATH, "What is the main defense against cross-site scripting (XSS)?"),
+    ("What is the main defense?", XSS_PATH,
+     "What is the main defense against cross-site scripting (XSS)?"),
     ("What are its limitations?", XSS_PATH, "What are the limitations of output encoding?"),
     ("How is this attack detected?", XSS_PATH, "How is cross-site scripting (XSS) detected?"),
     ("这种方法的主要风险是什么？", SQLI_PATH, "参数化查询的主要风险是什么？"),
@@ -214,3 +219,20 @@ def test_labels_are_what_the_sample_is_not_the_plan() -> None:
     # Planned scenario/hard in the demo; the pair is a plain fact list.
     assert observed_labels("What are two habits that prevent XSS?",
                            "Encoding output and validating input.") == ("factual", "easy")
+
+
+def test_card_counts_observed_labels_rewrites_and_flags() -> None:
+    from sftforge.release.card_render import _sample_notes
+    from tasks.card import distributions
+
+    base = {"split": "train", "difficulty": "easy", "source": "a.pdf", "citations": []}
+    dist = distributions([
+        {**base, "qtype": "factual", "planned_qtype": "scenario"},
+        {**base, "qtype": "factual", "planned_qtype": "factual", "question_original": "Why?",
+         "flags": ["heading_citation"]},
+    ])
+    assert (dist["qtype"], dist["qtype_as_planned"]) == ({"factual": 2}, 0.5)
+    assert (dist["questions_rewritten"], dist["flags"]) == (1, {"heading_citation": 1})
+    notes = " ".join(_sample_notes(dist))
+    assert "50% are the type their plan asked for" in notes
+    assert "1 questions were given their subject" in notes and "1 kept with a rule flag" in notes
