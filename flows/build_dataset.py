@@ -59,6 +59,7 @@ from tasks.domain_tree import DomainTreeStage
 from tasks.ga_pairs import GAPairsStage
 from tasks.tag_nodes import TagNodesStage
 from tasks.verify import VerifySelectStage, VerifyStage
+from tasks.verify_self_check import verify_self_check_task
 
 __all__ = ["BuildParams", "build_dataset"]
 
@@ -212,6 +213,8 @@ def build_dataset(params: BuildParams) -> dict:
                 raise EmptyRelease.all_quarantined(report.quarantined)
             report.record(generate(ctx, stages["generate"]))
             report.record(curate(ctx, stages["curate"]))
+            if "verify" in ctx.fingerprints:  # planted pairs, while the model is still up
+                report.record([verify_self_check_task(ctx, params.verify)])
         finally:
             runtime.close()
         summary = publish(ctx, stages["publish"], params, report)

@@ -76,6 +76,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for q in summary["quarantined"]:
         console.print(f"[yellow]warning: quarantined {escape(q['path'])}: "
                       f"{escape(q['reason'])}[/yellow]")
+    _print_verify_check(summary.get("verify_self_check"))
     _print_judge_check(summary.get("judge_self_check"))
     if "gate" in summary:
         console.print(f"release gate: {escape(summary['gate']['summary'])}")
@@ -86,6 +87,21 @@ def _print_summary(summary: dict[str, Any]) -> None:
                       "published release[/green]")
     else:
         console.print(f"[green]release written to {escape(summary['release_dir'])}[/green]")
+
+
+def _print_verify_check(check: dict[str, Any] | None) -> None:
+    """The verifier self-check: caught per group, a warning per missed target."""
+    if not check or not check.get("pairs"):
+        return
+    rates = check["rates"]
+    line = ("verifier self-check: " + ", ".join(
+        f"{name.replace('_', ' ')} {'n/a' if rates[name] is None else f'{rates[name]:.0%}'}"
+        for name in ("gross", "subtle", "faithful_dropped")) + f" of {check['pairs']} planted pairs")
+    if check["missed_targets"]:
+        console.print(f"[yellow]warning: {line}: misses {', '.join(check['missed_targets'])} "
+                      "target (see the card's Verifier self-check)[/yellow]")
+    else:
+        console.print(line)
 
 
 def _print_judge_check(check: dict[str, Any] | None) -> None:
@@ -220,11 +236,13 @@ from sftforge.cli_review import register as register_review  # noqa: E402  (revi
 from sftforge.cli_tools import register as register_tools  # noqa: E402  (check, convert)
 from sftforge.cli_ops import register as register_ops  # noqa: E402  (export, diff)
 from sftforge.cli_watch import register as register_watch  # noqa: E402  (watch)
+from sftforge.cli_verify import register as register_verify  # noqa: E402  (verify)
 
 register_tools(app)
 register_review(app)
 register_ops(app)
 register_watch(app)
+register_verify(app)
 
 
 if __name__ == "__main__":

@@ -222,6 +222,8 @@ def build_summary(ctx: BuildContext, report: BuildReport, samples: list[dict], v
     extra: dict[str, Any] = {}
     if "select_chunks" in ctx.fingerprints:
         extra["skipped_chunks"] = skipped_by_reason(ctx.db_uri, ctx.doc_ids, ctx.fp("select_chunks"))
+    if "verify_self_check" in report.stages:  # tasks/verify_self_check.py, while the model ran
+        extra["verify_self_check"] = report.stages["verify_self_check"].extra["self_check"]
     if "judge" in ctx.fingerprints:
         extra["judge_self_check"] = self_check(ctx.db_uri, JudgeSettings(**report.params["judge"]),
                                                ctx.endpoints["judge"], ctx.fp("judge"))

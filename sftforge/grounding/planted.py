@@ -1,11 +1,14 @@
 """The judge's self-check: planted-error pairs judged beside the real samples.
 
-``planted_pairs.jsonl`` (package data) holds short source passages, each with a question and a
-flawed answer (``kind``: ``wrong_fact``, ``unsupported_claim``, ``wrong_question``,
-``incomplete``; ``expect`` = "drop") or a faithful control (``kind`` = ``faithful``,
-``expect`` = "keep"), in English and Chinese. A judge that keeps the flawed ones at the current
-thresholds is too lenient for its scores to mean anything, whatever the card says about the real
-samples. Planted pairs live under sample ids starting with ``planted:`` and never enter
+``planted_pairs.jsonl`` (package data) holds short source passages (with their heading path),
+each with a question, an answer and its citations: a flawed pair (``expect`` = "drop"; gross
+kinds ``wrong_fact``, ``unsupported_claim``, ``answers_other_question``, ``incomplete``; subtle
+kinds ``no_subject``, ``vacuous_answer``, ``heading_citation``, ``leans_on_source``) or a faithful
+control (``kind`` = ``faithful``, ``expect`` = "keep"), in English and Chinese. A checker that
+keeps the flawed ones at the current thresholds is too lenient for its scores to mean anything,
+whatever the card says about the real samples. The verifier's self-check
+(``sftforge.verifier.selfcheck``) uses every pair; the 1-10 judge's uses the twelve gross-kind
+pairs it was measured on (:data:`JUDGE_PAIR_IDS`). Planted pairs live under sample ids starting with ``planted:`` and never enter
 ``samples``/``clean_samples``, so no export can pick them up.
 """
 
@@ -22,13 +25,23 @@ PLANTED_PREFIX = "planted:"
 PLANTED_DOC_ID = "planted"
 MIN_CATCH_RATE = 0.8  # below this share of planted errors caught, the judge is not trusted
 MIN_JUDGED_SHARE = 0.8  # with fewer flawed pairs judged (failures), no verdict either way
-KINDS = frozenset({"wrong_fact", "unsupported_claim", "wrong_question", "incomplete", "faithful"})
-_FIELDS = ("pair_id", "lang", "kind", "expect", "flaw", "source", "question", "answer")
+GROSS_KINDS = ("wrong_fact", "unsupported_claim", "answers_other_question", "incomplete")
+SUBTLE_KINDS = ("no_subject", "vacuous_answer", "heading_citation", "leans_on_source")
+FAULT_KINDS = GROSS_KINDS + SUBTLE_KINDS
+KINDS = frozenset(FAULT_KINDS + ("faithful",))
+# The judge's self-check set: the first twelve pairs (gross kinds + two controls), unchanged
+# since the judge was measured on them, so its counts stay comparable across releases.
+JUDGE_PAIR_IDS = frozenset({
+    "en-wrong-fact-1", "en-wrong-fact-2", "en-unsupported-1", "en-wrong-question-1",
+    "en-incomplete-1", "en-control-1", "zh-wrong-fact-1", "zh-wrong-fact-2", "zh-unsupported-1",
+    "zh-wrong-question-1", "zh-incomplete-1", "zh-control-1"})
+_FIELDS = ("pair_id", "lang", "kind", "expect", "flaw", "source", "question", "answer",
+           "citations", "heading_path")
 
 
 def planted_pairs() -> list[dict[str, Any]]:
     """Rows of ``planted_pairs.jsonl``: {pair_id, lang, kind, expect, flaw, source, question,
-    answer}; a malformed row raises ``ValueError`` naming its line."""
+    answer, citations, heading_path}; a malformed row raises ``ValueError`` naming its line."""
     text = resources.files("sftforge.grounding").joinpath("planted_pairs.jsonl").read_text("utf-8")
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -36,11 +49,17 @@ def planted_pairs() -> list[dict[str, Any]]:
             continue
         row = json.loads(line)
         missing = [f for f in _FIELDS if f not in row]
-        if missing or row["kind"] not in KINDS or row["expect"] not in ("drop", "keep"):
+        expect = "keep" if row.get("kind") == "faithful" else "drop"
+        if missing or row["kind"] not in KINDS or row["expect"] != expect:
             raise ValueError(f"planted_pairs.jsonl line {n}: missing {missing} or bad kind/expect "
                              f"({row.get('kind')!r}/{row.get('expect')!r}); fix the row")
         rows.append(row)
     return rows
+
+
+def judge_pairs() -> list[dict[str, Any]]:
+    """The planted pairs of the 1-10 judge's self-check (:data:`JUDGE_PAIR_IDS`)."""
+    return [p for p in planted_pairs() if p["pair_id"] in JUDGE_PAIR_IDS]
 
 
 def spread(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,20 +69,27 @@ def spread(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for p in pairs:
         by_kind.setdefault(p["kind"], []).append(p)
     kinds = sorted(by_kind, key=lambda k: (k == "faithful", k))
-    # Kinds alternate which language comes first, so a prefix holds both languages.
-    queues = [sorted(by_kind[k], key=lambda p: (p["lang"] == "en") == bool(i % 2))
-              for i, k in enumerate(kinds)]
+    # Within a kind the languages alternate, and kinds alternate which language comes first,
+    # so a prefix holds both languages.
+    queues = [_interleave(by_kind[k], "zh" if i % 2 else "en") for i, k in enumerate(kinds)]
     out = []
     for r in range(max(len(q) for q in queues)):
         out += [q[r] for q in queues if r < len(q)]
     return out
 
 
+def _interleave(pairs: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
+    """``pairs`` with languages alternating, ``first`` language first, file order kept."""
+    langs = sorted({p["lang"] for p in pairs}, key=lambda lang: lang != first)
+    queues = [[p for p in pairs if p["lang"] == lang] for lang in langs]
+    return [q[r] for r in range(max(map(len, queues))) for q in queues if r < len(q)]
+
+
 def planted_samples(n: int | None = None) -> list[dict[str, Any]]:
-    """The first ``n`` planted pairs of :func:`spread` (all when None), shaped like
+    """The first ``n`` judge pairs of :func:`spread` (all when None), shaped like
     ``tasks.judge.judge_inputs`` rows: {sample_id ("planted:<pair_id>"), doc_id ("planted"),
     text (the source), question, answer}."""
-    pairs = spread(planted_pairs())[:n]
+    pairs = spread(judge_pairs())[:n]
     return [{"sample_id": PLANTED_PREFIX + p["pair_id"], "doc_id": PLANTED_DOC_ID,
              "text": p["source"], "question": p["question"], "answer": p["answer"]}
             for p in pairs]
@@ -86,7 +112,7 @@ def catch_rate(verdicts: dict[str, dict[str, Any] | None],
     controls_dropped: [{pair_id, reason}]}.
     """
     by_id = {k.removeprefix(PLANTED_PREFIX): v for k, v in verdicts.items()}
-    pairs = planted_pairs()
+    pairs = judge_pairs()
     flawed = [p for p in pairs if p["expect"] == "drop"]
     caught, missed, unjudged = 0, [], []
     for p in flawed:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sftforge.grounding.planted import catch_rate_lines  # noqa: E402
 from sftforge.release.coverage import dominant_warning  # noqa: E402
+from sftforge.verifier.selfcheck import self_check_lines  # noqa: E402
 from sftforge.release.fonts import use_cjk_fallback  # noqa: E402
 from sftforge.release.split_warnings import split_warnings_section  # noqa: E402
 from sftforge.review.card import audit_parts  # noqa: E402
@@ -178,6 +179,8 @@ def render_card(target: Path, summary: dict[str, Any], redraw: bool = True) -> P
         "## Counts per stage", _table(summary["counts"], ("stage", "items")),
         *(f"![{name}]({file})" for name, file in plots.items()),
         "## Drop reasons", _table(drops, ("stage: reason", "samples")) if drops else "None.",
+        *(["## Verifier self-check", "\n".join(self_check_lines(summary["verify_self_check"]))]
+          if summary.get("verify_self_check") else []),
         *(["## Judge self-check", "\n".join(catch_rate_lines(summary["judge_self_check"]))]
           if "judge_self_check" in summary else []),
         "## Sources", documents_section(summary.get("documents", []),

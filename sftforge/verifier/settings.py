@@ -26,6 +26,10 @@ class VerifySettings(BaseModel):
     min_supported: float = Field(0.55, ge=0, le=1)
     min_answers: float = Field(0.6, ge=0, le=1)
     min_self_contained: float = Field(0.3, ge=0, le=1)
+    # Planted pairs asked each build to measure the verifier (card: caught per kind). None:
+    # 24 on the embedded CPU model (every fault kind in both languages + 8 controls, ~72
+    # one-token requests once, then cached), all 46 on an endpoint; 0: no self-check.
+    self_check_pairs: int | None = Field(None, ge=0)
 
     def threshold(self, check: str) -> float:
         """The minimum P(yes) of ``check`` (0 for a check without a setting)."""
@@ -60,4 +64,5 @@ def verdicts(probs: dict[str, dict[str, float]], sample_ids: list[str],
 
 def settings_dump(settings: VerifySettings) -> dict[str, Any]:
     """What shapes the verifier's output (the fingerprint): the checks, not the thresholds."""
-    return settings.model_dump(mode="json", exclude=set(THRESHOLD_FIELDS))
+    return settings.model_dump(mode="json",
+                               exclude=set(THRESHOLD_FIELDS) | {"self_check_pairs"})

@@ -35,7 +35,8 @@ DOCS = {
 def _build(corpus: Path, out: Path, **verify: float) -> dict:
     return build_dataset(BuildParams(
         input_path=str(corpus), out_dir=str(out), scoring="verifier",
-        grounding={"min_score": 0}, verify=verify))  # grounding off: the verifier alone
+        grounding={"min_score": 0},  # grounding off: the verifier alone
+        verify={**verify, "self_check_pairs": 0}))  # requests counted: no planted pairs
 
 
 def test_verifier_drops_with_reasons_and_thresholds_cost_no_request(

@@ -7,9 +7,12 @@ from collections import Counter
 from sftforge.grounding.planted import (
     catch_rate,
     catch_rate_lines,
+    GROSS_KINDS,
     is_planted,
+    judge_pairs,
     planted_pairs,
     planted_samples,
+    SUBTLE_KINDS,
 )
 from sftforge.grounding.score import MIN_GROUNDING, grounding_score
 from tasks.judge import JudgeSettings, apply_thresholds
@@ -31,15 +34,23 @@ def _verdicts(flawed: dict, control: dict, skip: tuple[str, ...] = ()) -> dict:
             for p in planted_pairs() if p["pair_id"] not in skip}
 
 
-def test_planted_set_covers_every_flaw_in_both_languages() -> None:
+def test_planted_set_covers_every_kind_in_both_languages() -> None:
     pairs = planted_pairs()
     kinds = Counter((p["lang"], p["kind"]) for p in pairs)
     for lang in ("en", "zh"):
-        for kind in ("wrong_fact", "unsupported_claim", "wrong_question", "incomplete", "faithful"):
-            assert kinds[(lang, kind)] >= 1, (lang, kind)
-    assert sum(p["expect"] == "drop" for p in pairs) == 10
-    assert len({p["pair_id"] for p in pairs}) == len(pairs)
+        for kind in (*GROSS_KINDS, *SUBTLE_KINDS, "faithful"):
+            assert kinds[(lang, kind)] >= 2, (lang, kind)
+    assert len(pairs) >= 30 and len({p["pair_id"] for p in pairs}) == len(pairs)
+    faithful = sum(p["kind"] == "faithful" for p in pairs)
+    assert 0.25 <= faithful / len(pairs) <= 0.4  # about a third are controls
+    for p in pairs:
+        assert p["citations"] and all(c in p["source"] for c in p["citations"]), p["pair_id"]
+        assert p["heading_path"] and (p["expect"] == "keep") == (p["kind"] == "faithful")
+        if p["kind"] == "heading_citation":  # the one citation is a heading of the passage
+            assert p["citations"] == [p["heading_path"][-1]], p["pair_id"]
+    # The judge's self-check keeps its twelve pairs (ten planted errors), whatever is added.
     samples = planted_samples()
+    assert len(samples) == 12 and sum(p["expect"] == "drop" for p in judge_pairs()) == 10
     assert all(is_planted(s["sample_id"]) and s["text"] and s["answer"] for s in samples)
 
 
@@ -82,7 +93,7 @@ def test_unjudged_pairs_are_left_out_and_dropped_controls_reported() -> None:
 def test_grounding_score_flags_the_invented_planted_answers_without_a_judge() -> None:
     scores = {p["pair_id"]: grounding_score(p["answer"], p["source"], p["lang"])
               for p in planted_pairs()}
-    for pid in ("en-wrong-question-1", "zh-wrong-question-1", "zh-unsupported-1"):
+    for pid in ("en-wrong-question-1", "zh-wrong-question-1", "zh-unsupported-1"):  # judge set
         assert scores[pid] < MIN_GROUNDING, (pid, scores[pid])
     for pid in ("en-control-1", "zh-control-1"):
         assert scores[pid] >= MIN_GROUNDING, (pid, scores[pid])
