@@ -26,7 +26,7 @@ from sftforge.stage import BuildContext, CurationStage, LLMStage
 from sftforge.verifier.checks import CHECKS
 from sftforge.verifier.run import check_jobs, run_checks
 from sftforge.verifier.settings import VerifySettings, settings_dump, verdicts
-from sftforge.verifier.store import CHECK_COLUMNS, checks_for, verification_id
+from sftforge.verifier.store import CHECK_COLUMNS, checks_for, pair_langs, verification_id
 
 
 class VerifyStage(LLMStage):
@@ -119,4 +119,4 @@ class VerifySelectStage(CurationStage):
 
     def verdicts(self, ctx: BuildContext, sample_ids: list[str]) -> dict[str, str]:
         probs = checks_for(ctx.db_uri, sample_ids, ctx.fp("verify"))
-        return verdicts(probs, sample_ids, self.settings)
+        return verdicts(probs, sample_ids, self.settings, pair_langs(ctx.db_uri, sample_ids))

@@ -17,7 +17,7 @@ from typing import Any
 from sftforge import store
 from sftforge.review.reviews import NOT_RESTORABLE
 from sftforge.verifier.settings import VerifySettings
-from sftforge.verifier.store import checks_for
+from sftforge.verifier.store import checks_for, pair_langs
 
 JUDGE_DIMENSIONS = ("clarity", "faithfulness", "relevance", "completeness", "overall")
 
@@ -54,7 +54,9 @@ def checks_of(db_uri: str, summary: dict[str, Any], sample_ids: list[str],
     if fps.get("verify"):
         settings = VerifySettings(**(params.get("verify") or {}))
         found = checks_for(db_uri, sample_ids, fps["verify"])
-        return {sid: [_check(name, value, settings.threshold(name) or None, "verifier")
+        langs = pair_langs(db_uri, sample_ids)
+        return {sid: [_check(name, value, settings.threshold(name, langs.get(sid, "en")) or None,
+                             "verifier")
                       for name, value in found.get(sid, {}).items()] for sid in sample_ids}
     limits = _judge_thresholds(params)
     have = {s: v for s, v in (scores or {}).items() if v}

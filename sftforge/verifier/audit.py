@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from sftforge import store
 from sftforge.verifier.settings import VerifySettings
-from sftforge.verifier.verdict import Rules, default_rules, rules_of, verdict_of
+from sftforge.verifier.verdict import Rules, default_rules, lang_of, rules_of, verdict_of
 
 ALIASES = {"source": ("source", "context"), "question": ("question", "instruction"),
            "answer": ("answer", "output")}
@@ -107,7 +107,7 @@ def audit(rows: list[dict[str, Any]], verify: Verify, settings: VerifySettings,
     probs = verify(rows)
     out = []
     for row, p in zip(rows, probs):
-        verdict, reasons = verdict_of(p, rules_of(row, rules), settings)
+        verdict, reasons = verdict_of(p, rules_of(row, rules), settings, lang_of(row))
         checks = {c: round(p[c], 4) for c in settings.checks if c in p}
         extra = {"error": p["error"]} if p.get("error") else {}
         out.append({"id": row["id"], "verdict": verdict, "reasons": reasons, **checks,

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from sftforge.grounding.planted import GROSS_KINDS, SUBTLE_KINDS, planted_pairs, spread
 from sftforge.verifier.settings import VerifySettings
-from sftforge.verifier.verdict import Rules, default_rules, rules_of, verdict_of
+from sftforge.verifier.verdict import Rules, default_rules, lang_of, rules_of, verdict_of
 
 # Issue 19's targets: share of planted errors caught (gross, subtle) and of controls dropped.
 TARGETS = {"gross": 0.9, "subtle": 0.8, "faithful_dropped": 0.1}
@@ -43,7 +43,7 @@ def outcomes(pairs: list[dict[str, Any]], verify: Verify, settings: VerifySettin
     probs = verify(pairs)
     out = {}
     for pair, p in zip(pairs, probs):
-        verdict, reasons = verdict_of(p, rules_of(pair, rules), settings)
+        verdict, reasons = verdict_of(p, rules_of(pair, rules), settings, lang_of(pair))
         out[pair["pair_id"]] = {"verdict": verdict, "reasons": reasons,
                                 "checks": {k: v for k, v in p.items() if k != "method"}}
     return out

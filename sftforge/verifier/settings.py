@@ -26,37 +26,47 @@ class VerifySettings(BaseModel):
     min_supported: float = Field(0.55, ge=0, le=1)
     min_answers: float = Field(0.6, ge=0, le=1)
     min_self_contained: float = Field(0.3, ge=0, le=1)
+    # A small model says "yes" more readily to Chinese pairs, faithful and flawed alike (on the
+    # planted set the flawed Chinese pairs score above the faithful English ones), so Chinese
+    # pairs have thresholds of their own; None: the English one.
+    min_supported_zh: float | None = Field(None, ge=0, le=1)
+    min_answers_zh: float | None = Field(None, ge=0, le=1)
+    min_self_contained_zh: float | None = Field(None, ge=0, le=1)
     # Planted pairs asked each build to measure the verifier (card: caught per kind). None:
     # 24 on the embedded CPU model (every fault kind in both languages + 8 controls, ~72
     # one-token requests once, then cached), all 46 on an endpoint; 0: no self-check.
     self_check_pairs: int | None = Field(None, ge=0)
 
-    def threshold(self, check: str) -> float:
-        """The minimum P(yes) of ``check`` (0 for a check without a setting)."""
-        return float(getattr(self, f"min_{check}", 0.0))
+    def threshold(self, check: str, lang: str = "en") -> float:
+        """The minimum P(yes) of ``check`` for a pair in ``lang`` (0 for a check without a
+        setting)."""
+        own = getattr(self, f"min_{check}_zh", None) if lang == "zh" else None
+        return float(own if own is not None else getattr(self, f"min_{check}", 0.0))
 
 
-THRESHOLD_FIELDS = frozenset(f"min_{c}" for c in REASONS)
+THRESHOLD_FIELDS = frozenset({*(f"min_{c}" for c in REASONS), *(f"min_{c}_zh" for c in REASONS)})
 
 
-def apply_checks(checks: dict[str, float] | None, settings: VerifySettings) -> tuple[bool, str]:
+def apply_checks(checks: dict[str, float] | None, settings: VerifySettings,
+                 lang: str = "en") -> tuple[bool, str]:
     """Keep or drop one sample by its stored probabilities: ``(True, "")`` or
-    ``(False, reason)``; the first check under its threshold (in ``settings.checks`` order)
-    names the reason, a sample never verified is ``verify_failed``."""
+    ``(False, reason)``; the first check under its threshold for the pair's ``lang`` (in
+    ``settings.checks`` order) names the reason, a sample never verified is ``verify_failed``."""
     if checks is None or any(c not in checks for c in settings.checks):
         return False, FAILED
     for check in settings.checks:
-        if checks[check] < settings.threshold(check):
+        if checks[check] < settings.threshold(check, lang):
             return False, REASONS.get(check, f"low_{check}")
     return True, ""
 
 
 def verdicts(probs: dict[str, dict[str, float]], sample_ids: list[str],
-             settings: VerifySettings) -> dict[str, str]:
-    """sample_id -> drop reason, for the samples ``apply_checks`` drops."""
+             settings: VerifySettings, langs: dict[str, str] | None = None) -> dict[str, str]:
+    """sample_id -> drop reason, for the samples ``apply_checks`` drops (``langs``: each
+    sample's pair language, English when absent)."""
     out: dict[str, str] = {}
     for sid in sample_ids:
-        ok, reason = apply_checks(probs.get(sid), settings)
+        ok, reason = apply_checks(probs.get(sid), settings, (langs or {}).get(sid, "en"))
         if not ok:
             out[sid] = reason
     return out

@@ -10,7 +10,7 @@ from typing import Any
 
 from sftforge import store
 from sftforge.ids import child_id, sha256_text
-from sftforge.verifier.checks import CHECKS
+from sftforge.verifier.checks import CHECKS, pair_lang
 
 CHECK_COLUMNS = tuple(CHECKS)  # one float column per check in ``verifications``
 
@@ -37,6 +37,15 @@ def checks_for(db_uri: str, sample_ids: list[str], fp: str) -> dict[str, dict[st
     """sample_id -> {check: P(yes)} of its current text (checks that were not asked left out)."""
     return {sid: {c: row[c] for c in CHECK_COLUMNS if row.get(c) is not None}
             for sid, row in verifications_for(db_uri, sample_ids, fp).items()}
+
+
+def pair_langs(db_uri: str, sample_ids: list[str]) -> dict[str, str]:
+    """sample_id -> the language its current cleaned pair is checked in (picks thresholds)."""
+    if not sample_ids:
+        return {}
+    clean = store.read(db_uri, "clean_samples", where=store.sql_in("sample_id", sample_ids),
+                       columns=["sample_id", "question", "answer"])
+    return {r["sample_id"]: pair_lang(r["question"], r["answer"]) for r in clean.to_dicts()}
 
 
 def quality(checks: dict[str, float]) -> float:

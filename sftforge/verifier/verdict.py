@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sftforge.cleaning.source_refs import refers_to_source
+from sftforge.verifier.checks import pair_lang
 from sftforge.verifier.settings import FAILED, REASONS, VerifySettings
 
 LEANS_ON_SOURCE = "leans_on_source"
@@ -19,18 +20,21 @@ LEANS_ON_SOURCE = "leans_on_source"
 Rules = Callable[..., list[str]]
 
 
-def check_reasons(probs: dict[str, Any] | None, settings: VerifySettings) -> list[str]:
-    """Reasons of the checks under their threshold; ``verify_failed`` when a check is missing."""
+def check_reasons(probs: dict[str, Any] | None, settings: VerifySettings,
+                  lang: str = "en") -> list[str]:
+    """Reasons of the checks under their threshold for a pair in ``lang``; ``verify_failed``
+    when a check is missing."""
     if not probs or probs.get("error") or any(c not in probs for c in settings.checks):
         return [FAILED]
     return [REASONS.get(c, f"low_{c}") for c in settings.checks
-            if probs[c] < settings.threshold(c)]
+            if probs[c] < settings.threshold(c, lang)]
 
 
-def verdict_of(probs: dict[str, Any] | None, rules: list[str],
-               settings: VerifySettings) -> tuple[str, list[str]]:
-    """``("keep", [])`` or ``("drop", reasons)``: rule reasons first, then the checks'."""
-    reasons = [*rules, *check_reasons(probs, settings)]
+def verdict_of(probs: dict[str, Any] | None, rules: list[str], settings: VerifySettings,
+               lang: str = "en") -> tuple[str, list[str]]:
+    """``("keep", [])`` or ``("drop", reasons)``: rule reasons first, then the checks' (at the
+    thresholds of the pair's ``lang``)."""
+    reasons = [*rules, *check_reasons(probs, settings, lang)]
     return ("drop" if reasons else "keep"), reasons
 
 
@@ -39,6 +43,11 @@ def default_rules() -> Rules:
     from sftforge.cleaning.sample_rules import rule_reasons
 
     return rule_reasons
+
+
+def lang_of(row: dict[str, Any]) -> str:
+    """The language a pair was checked in (``zh`` or ``en``), which picks its thresholds."""
+    return pair_lang(row["question"], row["answer"])
 
 
 def rules_of(row: dict[str, Any], rules: Rules) -> list[str]:

@@ -13,7 +13,7 @@ from sftforge.llm.yes_no import p_yes_from_top, p_yes_from_word
 from sftforge.settings import ResolvedEndpoint
 from sftforge.verifier.checks import CHECKS, check_messages
 from sftforge.verifier.run import verify_rows
-from sftforge.verifier.settings import VerifySettings, apply_checks, verdicts
+from sftforge.verifier.settings import VerifySettings, apply_checks, settings_dump, verdicts
 from tests.fakellm import FakeLLM
 
 SOURCE = ("Prepared statements keep user data apart from the SQL code, so input can never "
@@ -114,6 +114,18 @@ def test_thresholds_name_the_first_failed_check() -> None:
         == (True, "")
     assert verdicts({"a": good, "b": {**good, "supported": 0.1}}, ["a", "b", "c"], s) == \
         {"b": "unsupported", "c": "verify_failed"}
+
+
+def test_chinese_pairs_are_held_to_their_own_thresholds() -> None:
+    s = VerifySettings(min_supported=0.5, min_answers=0.5, min_answers_zh=0.8)
+    probs = {"supported": 0.9, "answers": 0.7, "self_contained": 0.8}
+    assert apply_checks(probs, s, "en") == (True, "")
+    assert apply_checks(probs, s, "zh") == (False, "does_not_answer")
+    assert s.threshold("supported", "zh") == 0.5  # no Chinese setting: the English one
+    assert verdicts({"a": probs, "b": probs}, ["a", "b"], s, {"b": "zh"}) == \
+        {"b": "does_not_answer"}
+    # Thresholds are applied, not stored: none of them is part of the fingerprint.
+    assert settings_dump(s) == settings_dump(VerifySettings())
 
 
 def test_the_cache_key_tells_a_logprobs_request_from_a_plain_one() -> None:
