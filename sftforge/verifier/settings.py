@@ -23,15 +23,19 @@ class VerifySettings(BaseModel):
     """Checks the verifier asks and the minimum P(yes) a kept sample has on each."""
 
     checks: tuple[str, ...] = DEFAULT_CHECKS
+    # Defaults: per language, the thresholds with the best balanced accuracy on the 46 planted
+    # pairs on the embedded model (bench/verify_heldout.py; docs/verifier.md has the figures).
+    # self_contained separates nothing there (every pair 0.56-0.83): it is stored and shown,
+    # and questions without a subject are the rules' (question_without_subject).
     min_supported: float = Field(0.55, ge=0, le=1)
-    min_answers: float = Field(0.6, ge=0, le=1)
-    min_self_contained: float = Field(0.3, ge=0, le=1)
+    min_answers: float = Field(0.5, ge=0, le=1)
+    min_self_contained: float = Field(0.0, ge=0, le=1)
     # A small model says "yes" more readily to Chinese pairs, faithful and flawed alike (on the
     # planted set the flawed Chinese pairs score above the faithful English ones), so Chinese
     # pairs have thresholds of their own; None: the English one.
-    min_supported_zh: float | None = Field(None, ge=0, le=1)
-    min_answers_zh: float | None = Field(None, ge=0, le=1)
-    min_self_contained_zh: float | None = Field(None, ge=0, le=1)
+    min_supported_zh: float | None = Field(0.05, ge=0, le=1)
+    min_answers_zh: float | None = Field(0.9, ge=0, le=1)
+    min_self_contained_zh: float | None = Field(0.0, ge=0, le=1)
     # Planted pairs asked each build to measure the verifier (card: caught per kind). None:
     # 24 on the embedded CPU model (every fault kind in both languages + 8 controls, ~72
     # one-token requests once, then cached), all 46 on an endpoint; 0: no self-check.

@@ -117,7 +117,8 @@ def test_thresholds_name_the_first_failed_check() -> None:
 
 
 def test_chinese_pairs_are_held_to_their_own_thresholds() -> None:
-    s = VerifySettings(min_supported=0.5, min_answers=0.5, min_answers_zh=0.8)
+    s = VerifySettings(min_supported=0.5, min_answers=0.5, min_supported_zh=None,
+                       min_answers_zh=0.8)
     probs = {"supported": 0.9, "answers": 0.7, "self_contained": 0.8}
     assert apply_checks(probs, s, "en") == (True, "")
     assert apply_checks(probs, s, "zh") == (False, "does_not_answer")
