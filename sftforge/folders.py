@@ -36,13 +36,14 @@ def secure_home(home: Path) -> Path:
 
 
 def check_output(out_dir: Path) -> Path:
-    """Create ``out_dir/releases`` if needed and prove it writable; raises
+    """Prove ``out_dir/releases`` writable (``out_dir`` itself while no release exists: a
+    build that publishes nothing leaves no ``releases`` folder); raises
     :class:`OutputNotWritable` with what to do. Returns the releases folder."""
     releases = Path(out_dir).expanduser() / "releases"
     try:
         mark_output(Path(out_dir).expanduser())
-        releases.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=releases, prefix=".write-test-"):
+        probe = releases if releases.is_dir() else releases.parent
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise OutputNotWritable(

@@ -133,10 +133,20 @@ class ValueMaker:
         if "question" in lname or lname in ("instruction", "query"):
             text = self._question(sentence, index)
         elif "answer" in lname or lname in ("output", "response"):
-            text = " ".join(self.sentences[(pick + k) % len(self.sentences)] for k in range(2))
+            text = " ".join(self._answer_sentences(pick))
         else:
             text = sentence
         return self._fit(text, schema)
+
+    def _answer_sentences(self, pick: int) -> list[str]:
+        """Two consecutive sentences from ``pick``; a heading line never ends an answer (a model
+        does not close an answer with the next section's title; clean drops that as
+        ``truncated``), the sentence after it is taken instead."""
+        n = len(self.sentences)
+        second = next((self.sentences[(pick + k) % n] for k in range(1, n + 1)
+                       if not self.sentences[(pick + k) % n].startswith("#")),
+                      self.sentences[(pick + 1) % n])
+        return [self.sentences[pick], second] if n > 1 else [self.sentences[pick]] * 2
 
     def _question(self, sentence: str, index: int) -> str:
         topic = sentence.rstrip(".!?。！？")
