@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -14,8 +15,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Settings read a user-level file (~/.config/sftforge/sftforge.toml): never the developer's own in
-# tests. A folder that does not exist: no user file unless a test writes one under its own path.
-os.environ["XDG_CONFIG_HOME"] = str(Path(__file__).parent / "no-user-config")
+# tests. An empty temporary folder (Chromium and matplotlib write their own config there too,
+# so not one inside the checkout): no user file unless a test writes one under its own path.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sftforge-no-user-config-")
 os.environ.pop("SFTFORGE_CONFIG", None)
 
 
