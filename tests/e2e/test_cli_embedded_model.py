@@ -77,7 +77,10 @@ def test_build_with_the_embedded_model(tmp_path: Path) -> None:
                SFTFORGE_ANSWER__TEMPERATURE="0",  # greedy decoding: the same output every run
                # Two pairs per document: one wrong answer of the 1.5B model (dropped, as it
                # should be) must not leave a language without samples.
-               SFTFORGE_QUESTIONS__MIN_PER_CHUNK="2", SFTFORGE_QUESTIONS__MAX_PER_CHUNK="2")
+               SFTFORGE_QUESTIONS__MIN_PER_CHUNK="2", SFTFORGE_QUESTIONS__MAX_PER_CHUNK="2",
+               # The verifier's self-check on the real model with 8 planted pairs, not the
+               # build default of 24: its counting is tested on the scripted server.
+               SFTFORGE_VERIFY__SELF_CHECK_PAIRS="8")
     # The joined model file is reused across test runs instead of being rebuilt from the parts.
     env["SFTFORGE_MODELS_DIR"] = str(shared_models_dir())
     result = _cli(["build", str(corpus), "--out", str(tmp_path / "out")], env, tmp_path)
