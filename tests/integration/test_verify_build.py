@@ -36,7 +36,10 @@ def _build(corpus: Path, out: Path, **verify: float) -> dict:
     return build_dataset(BuildParams(
         input_path=str(corpus), out_dir=str(out), scoring="verifier",
         grounding={"min_score": 0},  # grounding off: the verifier alone
-        verify={**verify, "self_check_pairs": 0}))  # requests counted: no planted pairs
+        # requests counted: no planted pairs; one set of thresholds for both languages (the
+        # scripted server's P(yes) does not lean to Chinese like the embedded model's)
+        verify={"min_supported_zh": None, "min_answers_zh": None, "min_self_contained_zh": None,
+                **verify, "self_check_pairs": 0}))
 
 
 def test_verifier_drops_with_reasons_and_thresholds_cost_no_request(

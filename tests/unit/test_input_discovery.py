@@ -116,7 +116,10 @@ def test_an_unwritable_output_is_found_before_any_work(tmp_path: Path) -> None:
     blocker.write_text("", "utf-8")
     with pytest.raises(OutputNotWritable, match="--out"):
         check_output(blocker / "out")  # unwritable for every user, root included
-    assert check_output(tmp_path / "fine").is_dir()
+    releases = check_output(tmp_path / "fine")
+    # Proven writable without being created: a build that publishes nothing leaves none.
+    assert releases == tmp_path / "fine" / "releases" and (tmp_path / "fine").is_dir()
+    assert not releases.exists()
 
 
 def test_build_refuses_an_unwritable_out_before_starting(corpus: Path, tmp_path: Path) -> None:
