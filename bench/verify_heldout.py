@@ -54,7 +54,10 @@ def tune_lang(rows: list[dict], probs: list[dict], rules: list[list[str]],
     sub = ([rows[i] for i in mine], [probs[i] for i in mine], [rules[i] for i in mine])
     best, best_ba = (0.0, 0.0, 0.0), -1.0
     for s, a, c in itertools.product(GRID, GRID, [0.0, *GRID[:10]]):
-        settings = VerifySettings(min_supported=s, min_answers=a, min_self_contained=c)
+        # the grid point for both languages (no Chinese thresholds of their own)
+        settings = VerifySettings(min_supported=s, min_answers=a, min_self_contained=c,
+                                  min_supported_zh=None, min_answers_zh=None,
+                                  min_self_contained_zh=None)
         ba = agreement(judged(*sub, settings))["balanced_accuracy"]
         if ba > best_ba:
             best, best_ba = (s, a, c), ba
@@ -150,7 +153,8 @@ def main() -> None:
     report("held-out set, thresholds tuned on the planted set",
            judged(heldout, h_probs, h_rules, tuned))
     report("held-out set, rules only", judged(heldout, h_probs, h_rules, VerifySettings(
-        min_supported=0, min_answers=0, min_self_contained=0)))
+        min_supported=0, min_answers=0, min_self_contained=0, min_supported_zh=None,
+        min_answers_zh=None, min_self_contained_zh=None)))
     keep = [r["label"] == "keep" for r in heldout]
     for check in default.checks:
         scores = [p.get(check, 0.0) for p in h_probs]

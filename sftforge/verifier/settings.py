@@ -51,17 +51,22 @@ class VerifySettings(BaseModel):
 THRESHOLD_FIELDS = frozenset({*(f"min_{c}" for c in REASONS), *(f"min_{c}_zh" for c in REASONS)})
 
 
+def check_reasons(probs: dict[str, Any] | None, settings: VerifySettings,
+                  lang: str = "en") -> list[str]:
+    """Reasons of the checks under their threshold for a pair in ``lang`` (in
+    ``settings.checks`` order); ``verify_failed`` when a check is missing or failed."""
+    if not probs or probs.get("error") or any(c not in probs for c in settings.checks):
+        return [FAILED]
+    return [REASONS.get(c, f"low_{c}") for c in settings.checks
+            if probs[c] < settings.threshold(c, lang)]
+
+
 def apply_checks(checks: dict[str, float] | None, settings: VerifySettings,
                  lang: str = "en") -> tuple[bool, str]:
     """Keep or drop one sample by its stored probabilities: ``(True, "")`` or
-    ``(False, reason)``; the first check under its threshold for the pair's ``lang`` (in
-    ``settings.checks`` order) names the reason, a sample never verified is ``verify_failed``."""
-    if checks is None or any(c not in checks for c in settings.checks):
-        return False, FAILED
-    for check in settings.checks:
-        if checks[check] < settings.threshold(check, lang):
-            return False, REASONS.get(check, f"low_{check}")
-    return True, ""
+    ``(False, reason)``, the first of :func:`check_reasons` (a build records one reason)."""
+    reasons = check_reasons(checks, settings, lang)
+    return (False, reasons[0]) if reasons else (True, "")
 
 
 def verdicts(probs: dict[str, dict[str, float]], sample_ids: list[str],

@@ -12,22 +12,12 @@ from typing import Any, Callable
 
 from sftforge.cleaning.source_refs import refers_to_source
 from sftforge.verifier.checks import pair_lang
-from sftforge.verifier.settings import FAILED, REASONS, VerifySettings
+from sftforge.verifier.settings import VerifySettings, check_reasons
 
 LEANS_ON_SOURCE = "leans_on_source"
 
 # rule_reasons(question, answer, *, source, citations, heading_path) -> [reason]
 Rules = Callable[..., list[str]]
-
-
-def check_reasons(probs: dict[str, Any] | None, settings: VerifySettings,
-                  lang: str = "en") -> list[str]:
-    """Reasons of the checks under their threshold for a pair in ``lang``; ``verify_failed``
-    when a check is missing."""
-    if not probs or probs.get("error") or any(c not in probs for c in settings.checks):
-        return [FAILED]
-    return [REASONS.get(c, f"low_{c}") for c in settings.checks
-            if probs[c] < settings.threshold(c, lang)]
 
 
 def verdict_of(probs: dict[str, Any] | None, rules: list[str], settings: VerifySettings,
